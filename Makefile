@@ -1,0 +1,91 @@
+# dexsafe: the two commands people type are `make demo` and `make test`.
+# Both set up everything on a fresh Debian/Ubuntu machine with Python 3.11/3.12,
+# cmake and a C compiler, and no ROS distro: a .venv with pinned dependencies
+# (ROS 2 Kilted wheels, torch CPU, MuJoCo, ...), then a colcon build of this
+# package installed into that venv (symlinked, so Python edits need no rebuild).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BUILD_BASE ?= build
+VPY := $(abspath $(VENV))/bin/python
+STAMPS := $(VENV)/.dexsafe-stamps
+
+# DDS discovery stays on this host; every make invocation gets its own domain
+# (1..100) unless the caller chose one. On a robot network, override both.
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+ifndef ROS_DOMAIN_ID
+export ROS_DOMAIN_ID := $(shell echo $$(( ($$$$ % 100) + 1 )))
+endif
+export MUJOCO_GL ?= osmesa
+export PYOPENGL_PLATFORM ?= osmesa
+# The venv is the install prefix of the colcon build (ament index, libs, share/).
+export AMENT_PREFIX_PATH := $(abspath $(VENV))
+export PYTHONDONTWRITEBYTECODE := 1
+
+REQUIREMENTS := $(sort $(wildcard requirements/*.txt))
+INTERFACES := $(sort $(wildcard msg/*.msg srv/*.srv action/*.action))
+# The Python and data folders are installed as symlinks to the sources, so only
+# these need a rebuild: the build files, the interfaces, the node list.
+INSTALL_INPUTS := CMakeLists.txt package.xml $(INTERFACES) $(wildcard scripts/*.in) ros_nodes/nodes.txt
+
+PYTEST_ARGS ?=
+BENCH ?=
+BENCH_OUT ?= bench_results.json
+
+.PHONY: all setup build test demo bench lint clean distclean help
+all: setup
+
+help:
+	@echo "make demo    run the stack in simulation (sets everything up first)"
+	@echo "make test    run the whole test suite (sets everything up first)"
+	@echo "make bench   run benchmarks (BENCH=group for one group, BENCH_OUT=file.json)"
+	@echo "make lint    ruff and package checks only"
+
+setup: $(STAMPS)/build
+
+$(STAMPS)/system: tools/install_system_deps.sh
+	@mkdir -p $(STAMPS)
+	bash tools/install_system_deps.sh
+	@touch $@
+
+$(STAMPS)/venv: $(STAMPS)/system
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@mkdir -p $(STAMPS)
+	@touch $@
+
+$(STAMPS)/deps: $(STAMPS)/venv $(REQUIREMENTS) tools/fix_ros_wheel_cmake.py
+	$(VPY) -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
+	$(VPY) tools/fix_ros_wheel_cmake.py $(abspath $(VENV))
+	@touch $@
+
+$(STAMPS)/build: $(STAMPS)/deps $(INSTALL_INPUTS)
+	@# Run from the venv without activating it: colcon, cmake's Python and the
+	@# generators all take the venv's interpreter.
+	PATH=$(abspath $(VENV))/bin:$$PATH CMAKE_PREFIX_PATH=$(abspath $(VENV)) \
+	$(VENV)/bin/colcon --log-base $(BUILD_BASE)/log build --base-paths . \
+		--build-base $(BUILD_BASE) --install-base $(abspath $(VENV)) --merge-install \
+		--symlink-install --event-handlers console_direct- summary+ \
+		--cmake-args -DPython3_EXECUTABLE=$(VPY) -DPYTHON_EXECUTABLE=$(VPY) \
+		-DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release
+	@touch $@
+
+build: $(STAMPS)/build
+
+test: setup
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VPY) -m pytest -m lint $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/dexsafe demo
+
+bench: setup
+	$(VENV)/bin/dexsafe bench $(if $(BENCH),--group $(BENCH)) --out $(BENCH_OUT)
+
+clean:
+	rm -rf $(BUILD_BASE) $(STAMPS)/build
+
+distclean: clean
+	rm -rf $(VENV)

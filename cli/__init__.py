@@ -1,0 +1,1 @@
+"""The ``dexsafe`` command line: one entry point, one module per subcommand."""

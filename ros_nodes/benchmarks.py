@@ -1,0 +1,151 @@
+"""DDS benchmark rows (``make bench BENCH=dds``), measured between real rclpy
+nodes on this host (loopback discovery, own domain).
+
+- service round trip of ``dexsafe/srv/ProposeGrasps`` (a custom type with
+  nested messages), p50/p99 over sequential calls;
+- ``/joint_states`` at 500 Hz from one node to another: publish-to-receive
+  latency p50/p99, achieved rate, and messages dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+
+from dexsafe.evaluation.bench import BenchRow, percentile
+from dexsafe.msg import GraspProposal
+from dexsafe.ros_nodes.testing import RosHarness, ensure_local_discovery
+from dexsafe.srv import ProposeGrasps
+
+SERVICE_CALLS = 1000
+JOINT_STATE_RATE_HZ = 500.0
+JOINT_STATE_SECONDS = 5.0
+JOINT_NAMES = [f"joint_{i}" for i in range(22)]  # 6 wrist + 16 finger joints
+# As ros2_control's joint_state_broadcaster: reliable, keep-last.
+_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class _EchoProposer(Node):
+    def __init__(self, context) -> None:
+        super().__init__("bench_echo_proposer", context=context)
+        self.create_service(ProposeGrasps, "bench/propose_grasps", self._on_request)
+
+    def _on_request(self, req, resp):
+        resp.success = True
+        resp.proposals = [GraspProposal(id="p0", object_ids=list(req.object_ids),
+                                        joint_names=JOINT_NAMES[6:], joint_positions=[0.0] * 16)]
+        return resp
+
+
+def service_round_trip(harness: RosHarness, calls: int = SERVICE_CALLS) -> list[float]:
+    """Sequential call latencies in ms."""
+    harness.add(_EchoProposer(harness.context))
+    client = harness.node("bench_client").create_client(ProposeGrasps, "bench/propose_grasps")
+    if not client.wait_for_service(timeout_sec=10.0):
+        raise RuntimeError("benchmark service did not appear")
+    req = ProposeGrasps.Request(object_ids=["red_block", "blue_block"], num_proposals=1, time_budget=1.0)
+    for _ in range(20):  # warm-up: discovery, first allocations
+        harness.result(client.call_async(req))
+    out = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        harness.result(client.call_async(req))
+        out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def _listen(seconds: float) -> None:
+    """Listener process body: subscribe for ``seconds`` on its own single-threaded
+    executor (as a separate node process would) and print latencies as JSON."""
+    import rclpy
+
+    ensure_local_discovery()
+    rclpy.init()
+    node = rclpy.create_node("bench_joint_state_listener")
+    latencies: list[float] = []
+    node.create_subscription(
+        JointState, "bench/joint_states",
+        lambda m: latencies.append((time.time_ns() - (m.header.stamp.sec * 10**9 + m.header.stamp.nanosec)) / 1e6),
+        _QOS)
+    print("ready", flush=True)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    print(json.dumps(latencies), flush=True)
+    node.destroy_node()
+    rclpy.shutdown()
+
+
+def joint_state_stream(harness: RosHarness, rate_hz: float = JOINT_STATE_RATE_HZ,
+                       seconds: float = JOINT_STATE_SECONDS) -> tuple[list[float], int, int, float]:
+    """Publish from this process to a listener process; return latencies (ms),
+    messages sent, received, and the achieved publish rate (Hz)."""
+    listener = subprocess.Popen([sys.executable, "-m", __name__, "listen", str(seconds + 6.0)],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout is not None
+        if listener.stdout.readline().strip() != "ready":
+            raise RuntimeError("benchmark listener process failed to start")
+        pub = harness.node("bench_joint_state_publisher").create_publisher(JointState, "bench/joint_states", _QOS)
+        harness.wait_for(lambda: pub.get_subscription_count() > 0, 10.0, "joint_states listener")
+        time.sleep(0.5)  # let discovery settle in both directions
+        msg = JointState(name=JOINT_NAMES, position=[0.0] * 22, velocity=[0.0] * 22, effort=[0.0] * 22)
+        sent = 0
+        period = 1.0 / rate_hz
+        t_start = time.perf_counter()
+        next_t = t_start
+        while time.perf_counter() - t_start < seconds:
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(time.time_ns(), 10**9)
+            msg.position[0] = float(sent)
+            pub.publish(msg)
+            sent += 1
+            next_t += period
+            delay = next_t - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        achieved = sent / (time.perf_counter() - t_start)
+        out, _ = listener.communicate(timeout=seconds + 30.0)
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+    latencies = json.loads(out.strip().splitlines()[-1])
+    return latencies, sent, len(latencies), achieved
+
+
+def run_dds(progress: Callable[[str], None] = print) -> list[BenchRow]:
+    rows: list[BenchRow] = []
+    with RosHarness() as harness:
+        progress(f"  service round trip x{SERVICE_CALLS}")
+        rtt = service_round_trip(harness)
+    rows += [
+        BenchRow("dds", "service_rtt_p50 (ProposeGrasps)", percentile(rtt, 50), "ms", 5.0,
+                 "budget: interactive service call"),
+        BenchRow("dds", "service_rtt_p99 (ProposeGrasps)", percentile(rtt, 99), "ms", 10.0,
+                 "budget: interactive service call"),
+    ]
+    with RosHarness() as harness:
+        progress(f"  /joint_states at {JOINT_STATE_RATE_HZ:.0f} Hz for {JOINT_STATE_SECONDS:.0f} s to a listener process")
+        lat, sent, received, achieved = joint_state_stream(harness)
+    period_ms = 1e3 / JOINT_STATE_RATE_HZ
+    rows += [
+        BenchRow("dds", "joint_states_latency_p50 @500Hz", percentile(lat, 50), "ms", period_ms,
+                 "one 500 Hz control period"),
+        BenchRow("dds", "joint_states_latency_p99 @500Hz", percentile(lat, 99), "ms", period_ms,
+                 "one 500 Hz control period"),
+        BenchRow("dds", "joint_states_dropped @500Hz", float(sent - received), "msgs", 0.0,
+                 f"of {sent} sent", detail=f"received {received}"),
+        BenchRow("dds", "joint_states_publish_rate", achieved, "Hz", 0.99 * JOINT_STATE_RATE_HZ,
+                 "99% of the requested rate", higher_is_better=True),
+    ]
+    return rows
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "listen":
+    _listen(float(sys.argv[2]))

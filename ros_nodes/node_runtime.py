@@ -1,0 +1,72 @@
+"""What every dexsafe node shares: typed parameter declaration and ``main()``.
+
+Nodes stay thin: ``declare_parameters`` turns a list of ``ParamSpec`` into
+declared, described, typed ROS parameters and returns their values;
+``spin_node`` is the module-level ``main()`` body (ros2/demos style) that
+shuts down cleanly on Ctrl-C and external shutdown.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter: name, default (its type is the parameter's type), description,
+    and an optional numeric range (inclusive)."""
+
+    name: str
+    default: Any
+    description: str
+    range: tuple[float, float] | None = None
+    read_only: bool = False
+
+
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    desc = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
+    if spec.range is not None:
+        lo, hi = spec.range
+        if isinstance(spec.default, bool):
+            pass
+        elif isinstance(spec.default, int):
+            desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=0)]
+        elif isinstance(spec.default, float):
+            desc.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi), step=0.0)]
+    return desc
+
+
+def declare_parameters(node: Node, specs: Sequence[ParamSpec]) -> dict[str, Any]:
+    """Declare every spec on ``node``; return ``{name: value}`` after overrides."""
+    values = {}
+    for spec in specs:
+        param = node.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        values[spec.name] = param.value
+    return values
+
+
+def spin_node(make_node: Callable[[], Node], argv: Sequence[str] | None = None, threads: int = 4) -> int:
+    """Init rclpy with ``argv`` (ROS args included), build the node, spin it on a
+    multi-threaded executor until Ctrl-C or shutdown; return an exit status."""
+    rclpy.init(args=list(argv) if argv is not None else sys.argv)
+    node = None
+    try:
+        node = make_node()
+        executor = MultiThreadedExecutor(num_threads=threads)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
