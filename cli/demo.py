@@ -8,7 +8,6 @@ the command exits non-zero if any check failed.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 

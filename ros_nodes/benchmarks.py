@@ -131,7 +131,8 @@ def run_dds(progress: Callable[[str], None] = print) -> list[BenchRow]:
                  "budget: interactive service call"),
     ]
     with RosHarness() as harness:
-        progress(f"  /joint_states at {JOINT_STATE_RATE_HZ:.0f} Hz for {JOINT_STATE_SECONDS:.0f} s to a listener process")
+        progress(f"  /joint_states at {JOINT_STATE_RATE_HZ:.0f} Hz for {JOINT_STATE_SECONDS:.0f} s "
+                 "to a listener process")
         lat, sent, received, achieved = joint_state_stream(harness)
     period_ms = 1e3 / JOINT_STATE_RATE_HZ
     rows += [
@@ -149,3 +150,47 @@ def run_dds(progress: Callable[[str], None] = print) -> list[BenchRow]:
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "listen":
     _listen(float(sys.argv[2]))
+
+
+SIM_NODE_SECONDS = 5.0
+
+
+def raw_step_rate(scene: str = "two_blocks", seconds: float = 2.0) -> float:
+    """mj_step calls per wall second on the scene's model, nothing else: the physical limit."""
+    import mujoco
+
+    from dexsafe.sim.backend import make_backend
+
+    with make_backend("mujoco", scene) as backend:
+        model, data = backend.model, backend.data
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            mujoco.mj_step(model, data, nstep=100)
+            n += 100
+        return n / (time.perf_counter() - t0)
+
+
+def run_sim_node(progress: Callable[[str], None] = print) -> list[BenchRow]:
+    """The sim node at real_time_factor 0 (publishing at 100 Hz of sim time, no cloud)
+    against raw mj_step on the same scene."""
+    from rclpy.parameter import Parameter
+
+    from dexsafe.ros_nodes.sim_node import SimNode
+
+    progress("  raw mj_step rate, two_blocks")
+    raw = raw_step_rate()
+    progress(f"  sim node at real_time_factor 0 for {SIM_NODE_SECONDS:.0f} s")
+    with RosHarness() as harness:
+        node = harness.add(SimNode(context=harness.context, parameter_overrides=[
+            Parameter("real_time_factor", value=0.0), Parameter("cloud_rate", value=0.0)]))
+        time.sleep(0.5)
+        s0, t0, w0 = node.steps, node._backend.time, time.perf_counter()
+        time.sleep(SIM_NODE_SECONDS)
+        steps, sim_dt, wall = node.steps - s0, node._backend.time - t0, time.perf_counter() - w0
+    rate = steps / wall
+    return [
+        BenchRow("sim_node", "sim_node_step_rate @rtf0", rate, "steps/s", raw, "raw mj_step, same scene",
+                 higher_is_better=True, detail=f"goal: within 10% of raw ({0.9 * raw:.0f})"),
+        BenchRow("sim_node", "sim_node_real_time_factor @rtf0", sim_dt / wall, "x", None,
+                 detail="sim seconds per wall second", higher_is_better=True),
+    ]
