@@ -21,6 +21,7 @@ from pathlib import Path
 
 GROUPS: dict[str, str] = {
     "dds": "dexsafe.ros_nodes.benchmarks:run_dds",
+    "sim": "dexsafe.sim.benchmarks:run_sim",
     "sim_node": "dexsafe.ros_nodes.benchmarks:run_sim_node",
 }
 

@@ -155,27 +155,13 @@ if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "listen":
 SIM_NODE_SECONDS = 5.0
 
 
-def raw_step_rate(scene: str = "two_blocks", seconds: float = 2.0) -> float:
-    """mj_step calls per wall second on the scene's model, nothing else: the physical limit."""
-    import mujoco
-
-    from dexsafe.sim.backend import make_backend
-
-    with make_backend("mujoco", scene) as backend:
-        model, data = backend.model, backend.data
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            mujoco.mj_step(model, data, nstep=100)
-            n += 100
-        return n / (time.perf_counter() - t0)
-
-
 def run_sim_node(progress: Callable[[str], None] = print) -> list[BenchRow]:
     """The sim node at real_time_factor 0 (publishing at 100 Hz of sim time, no cloud)
     against raw mj_step on the same scene."""
     from rclpy.parameter import Parameter
 
     from dexsafe.ros_nodes.sim_node import SimNode
+    from dexsafe.sim.benchmarks import raw_step_rate
 
     progress("  raw mj_step rate, two_blocks")
     raw = raw_step_rate()

@@ -96,8 +96,9 @@ PLAN_STATUS_CODES = {v: k for k, v in PLAN_STATUS_NAMES.items()}
 
 
 def plan_to_msg(plan: dict) -> Plan:
-    """A plan as a JSON-like dict (``status``, ``steps`` with ``skill``/``args``/``object_ids``,
-    ``rationale``, ``schema_version``, ``instruction``) -> ``dexsafe/Plan``."""
+    """A plan as a JSON-like dict (``dexsafe.planning.schema.Plan.to_dict()``: ``status``,
+    ``steps`` with ``skill``/``args`` and optionally ``object_ids``, ``rationale``,
+    ``reasons``, ``plan_id``, ``schema_version``, ``instruction``, ``provenance``) -> ``dexsafe/Plan``."""
     status = plan.get("status", "ok")
     if status not in PLAN_STATUS_CODES:
         raise InvalidInput(f"plan status {status!r} is not one of {list(PLAN_STATUS_CODES)}")
@@ -106,12 +107,14 @@ def plan_to_msg(plan: dict) -> Plan:
         args = step.get("args", {})
         steps.append(PlanStep(skill=str(step["skill"]), object_ids=[str(o) for o in step.get("object_ids", [])],
                               args_json=json.dumps(args, sort_keys=True), rationale=str(step.get("rationale", ""))))
-    return Plan(schema_version=str(plan.get("schema_version", "")), instruction=str(plan.get("instruction", "")),
-                status=PLAN_STATUS_CODES[status], steps=steps, rationale=str(plan.get("rationale", "")))
+    return Plan(schema_version=str(plan.get("schema_version", "")), plan_id=str(plan.get("plan_id", "")),
+                instruction=str(plan.get("instruction", "")), status=PLAN_STATUS_CODES[status], steps=steps,
+                rationale=str(plan.get("rationale", "")), reasons=[str(r) for r in plan.get("reasons", [])],
+                provenance_json=json.dumps(plan.get("provenance", {}), sort_keys=True, default=str))
 
 
 def plan_from_msg(msg: Plan) -> dict:
-    """``dexsafe/Plan`` -> JSON-like dict; raises ``InvalidInput`` on unknown status or bad args JSON."""
+    """``dexsafe/Plan`` -> JSON-like dict; raises ``InvalidInput`` on unknown status or bad JSON."""
     if msg.status not in PLAN_STATUS_NAMES:
         raise InvalidInput(f"plan status {msg.status} is not a STATUS_* constant")
     steps = []
@@ -125,6 +128,15 @@ def plan_from_msg(msg: Plan) -> dict:
         for key, val in args.items():
             if isinstance(val, float) and not math.isfinite(val):
                 raise InvalidInput(f"steps[{i}].args.{key} is not finite")
-        steps.append({"skill": s.skill, "object_ids": list(s.object_ids), "args": args, "rationale": s.rationale})
-    return {"schema_version": msg.schema_version, "instruction": msg.instruction,
-            "status": PLAN_STATUS_NAMES[msg.status], "steps": steps, "rationale": msg.rationale}
+        steps.append({"skill": s.skill, "args": args})
+    try:
+        provenance = json.loads(msg.provenance_json) if msg.provenance_json else {}
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"provenance_json is not valid JSON: {exc}") from exc
+    out = {"instruction": msg.instruction, "status": PLAN_STATUS_NAMES[msg.status], "steps": steps,
+           "rationale": msg.rationale, "reasons": list(msg.reasons), "provenance": provenance}
+    if msg.schema_version:
+        out["schema_version"] = msg.schema_version
+    if msg.plan_id:
+        out["plan_id"] = msg.plan_id
+    return out

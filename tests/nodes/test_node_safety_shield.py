@@ -1,0 +1,89 @@
+"""The safety shield node between a policy and the sim: whatever the policy sends,
+nothing outside the limits reaches /hand_controller/commands; e-stop holds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64, Float64MultiArray
+from std_srvs.srv import SetBool
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture
+def graph(ros):
+    from dexsafe.ros_nodes.safety_shield_node import SafetyShieldNode
+    from dexsafe.ros_nodes.sim_node import SimNode
+
+    sim = ros.add(SimNode(context=ros.context, parameter_overrides=[
+        Parameter("real_time_factor", value=1.0), Parameter("cloud_rate", value=0.0)]))
+    shield = ros.add(SafetyShieldNode(context=ros.context))
+    return sim, shield
+
+
+def test_policy_garbage_never_reaches_the_hand(ros, graph):
+    sim, shield = graph
+    lo = np.asarray(shield.limits.position_lower)
+    hi = np.asarray(shield.limits.position_upper)
+    probe = ros.node("policy")
+    sent, costs, states = [], [], []
+    probe.create_subscription(Float64MultiArray, "/hand_controller/commands", lambda m: sent.append(list(m.data)), 10)
+    probe.create_subscription(Float64, "/dexsafe/cost", lambda m: costs.append(m.data), 10)
+    probe.create_subscription(JointState, "/joint_states", states.append, 10)
+    ros.wait_for(lambda: len(sent) > 5, 20.0, "shield output holding the current posture")
+    pub = probe.create_publisher(Float64MultiArray, "/dexsafe/policy_commands", 10)
+    ros.wait_for(lambda: pub.get_subscription_count() > 0, 10.0, "shield input")
+
+    rng = np.random.default_rng(0)
+    n = len(shield.joint_names)
+    for k in range(30):
+        cmd = rng.normal(0.0, 5.0, n)  # far outside most limits
+        if k % 7 == 3:
+            cmd[rng.integers(n)] = math.nan
+        count = len(sent)
+        pub.publish(Float64MultiArray(data=cmd.tolist()))
+        ros.wait_for(lambda c=count: len(sent) > c, 5.0, "a shield tick")
+    pub.publish(Float64MultiArray(data=[1.0, 2.0]))  # wrong length
+    count = len(sent)
+    ros.wait_for(lambda: len(sent) > count + 10, 5.0, "more ticks")
+
+    out = np.array(sent)
+    assert np.all(np.isfinite(out))
+    assert np.all(out >= lo - 1e-9) and np.all(out <= hi + 1e-9)
+    step = np.abs(np.diff(out, axis=0)).max(axis=0)
+    vmax = np.asarray(shield.limits.max_velocity)
+    assert np.all(step <= vmax * shield.limits.control_period + 1e-6), "rate limit per tick"
+    assert max(costs) == 1.0, "clamping a garbage command is a cost"
+    js = np.array(states[-1].position[:n])
+    assert np.all(js >= lo - 0.05) and np.all(js <= hi + 0.05), "the hand stays inside its limits"
+
+
+def test_estop_and_stale_commands_hold(ros, graph):
+    sim, shield = graph
+    probe = ros.node("policy")
+    sent = []
+    probe.create_subscription(Float64MultiArray, "/hand_controller/commands", lambda m: sent.append(list(m.data)), 10)
+    ros.wait_for(lambda: len(sent) > 5, 20.0, "shield output")
+    hold = np.array(sent[-1])
+    client = probe.create_client(SetBool, "/safety_shield/estop")
+    assert client.wait_for_service(timeout_sec=10.0)
+    assert ros.result(client.call_async(SetBool.Request(data=True))).success
+    pub = probe.create_publisher(Float64MultiArray, "/dexsafe/policy_commands", 10)
+    ros.wait_for(lambda: pub.get_subscription_count() > 0, 10.0, "shield input")
+    target = hold.copy()
+    target[-1] += 0.3
+    for _ in range(20):
+        pub.publish(Float64MultiArray(data=target.tolist()))
+        count = len(sent)
+        ros.wait_for(lambda c=count: len(sent) > c, 5.0, "a tick")
+    assert np.allclose(sent[-1], hold), "e-stop: hold the last safe posture"
+    assert ros.result(client.call_async(SetBool.Request(data=False))).success
+    pub.publish(Float64MultiArray(data=target.tolist()))
+    ros.wait_for(lambda: abs(sent[-1][-1] - target[-1]) < 1e-6, 10.0, "moving again after release")
+    # No new command for longer than command_timeout: the shield holds where it is.
+    ros.wait_for(lambda: shield.last_result is not None and shield.last_result.holding, 5.0, "stale hold")
