@@ -33,7 +33,7 @@ PYTEST_ARGS ?=
 BENCH ?=
 BENCH_OUT ?= bench_results.json
 
-.PHONY: all setup build test demo bench lint clean distclean help
+.PHONY: all setup build test demo bench lint planning-models clean distclean help
 all: setup
 
 help:
@@ -83,6 +83,10 @@ demo: setup
 
 bench: setup
 	$(VENV)/bin/dexsafe bench $(if $(BENCH),--group $(BENCH)) --out $(BENCH_OUT)
+
+# Retrain the small planning models shipped in planning/models (deterministic, ~1 min on a CPU).
+planning-models: setup
+	$(VENV)/bin/dexsafe plan train
 
 clean:
 	rm -rf $(BUILD_BASE) $(STAMPS)/build

@@ -22,6 +22,7 @@ from pathlib import Path
 GROUPS: dict[str, str] = {
     "dds": "dexsafe.ros_nodes.benchmarks:run_dds",
     "sim": "dexsafe.sim.benchmarks:run_sim",
+    "planning": "dexsafe.planning.benchmarks:run_planning",
     "sim_node": "dexsafe.ros_nodes.benchmarks:run_sim_node",
 }
 

@@ -41,11 +41,12 @@ class RosHarness:
         rclpy.init(context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=threads, context=self.context)
         self._nodes: list[Node] = []
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, name="ros-harness", daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
-        while self.context.ok():
+        while self.context.ok() and not self._stop.is_set():
             try:
                 self.executor.spin_once(timeout_sec=0.05)
             except Exception:  # noqa: BLE001 - shutdown races end the loop
@@ -81,14 +82,15 @@ class RosHarness:
         return future.result()
 
     def close(self) -> None:
+        # Stop spinning first, so no callback runs while its node is destroyed.
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+        self.executor.shutdown(timeout_sec=2.0)
         for node in self._nodes:
             self.executor.remove_node(node)
-        self.executor.shutdown(timeout_sec=1.0)
-        for node in self._nodes:
             node.destroy_node()
         self._nodes.clear()
         rclpy.try_shutdown(context=self.context)
-        self._thread.join(timeout=2.0)
 
     def __enter__(self) -> RosHarness:
         return self
