@@ -27,7 +27,7 @@ Format::
                  lower: [-1.6, -1.6, -3.1], upper: [1.6, 1.6, 3.1]}      # roll, pitch, yaw, rad
     joints:                              # actuated finger joints, command order after the wrist
       - {name: index_knuckle_joint, actuator: index_knuckle_joint,
-         lower: -0.47, upper: 0.47, velocity: 6.0, effort: 0.7}
+         lower: -0.47, upper: 0.47, velocity: 6.0, effort: 0.7, closing: 0}   # closing: +1/-1/0 (default +1)
     passive_joints: []                   # joints reported on /joint_states but not commanded
     open_posture: {thumb_rotation_joint: 0.8}   # finger joints not named: 0 clipped into limits
     default_kp: 3.0                      # for joints without an actuator in the model (URDF hands)
@@ -64,6 +64,10 @@ class JointLimit:
     velocity: float
     effort: float
     actuator: str | None = None
+    closing: float = 1.0
+    """+1 if a larger position closes the hand around an object, -1 if a smaller one does,
+    0 for joints that do not close it (abduction, thumb rotation). Used by grasp
+    execution and by the shield's contact-force cap."""
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ def _parse_wrist(where: str, data: dict) -> WristSpec:
 
 
 def _parse_joint(where: str, data: dict) -> JointLimit:
-    _check_keys(where, data, {"name", "actuator", "lower", "upper", "velocity", "effort"})
+    _check_keys(where, data, {"name", "actuator", "lower", "upper", "velocity", "effort", "closing"})
     missing = {"name", "lower", "upper", "velocity", "effort"} - set(data)
     if missing:
         raise HandError(f"{where}: missing key(s) {sorted(missing)}")
@@ -204,7 +208,10 @@ def _parse_joint(where: str, data: dict) -> JointLimit:
     if lower >= upper or vel <= 0 or eff <= 0:
         raise HandError(f"{where} ({data['name']}): need lower < upper and positive velocity and effort")
     act = data.get("actuator")
-    return JointLimit(str(data["name"]), lower, upper, vel, eff, None if act is None else str(act))
+    closing = float(data.get("closing", 1.0))
+    if closing not in (-1.0, 0.0, 1.0):
+        raise HandError(f"{where} ({data['name']}): closing must be -1, 0 or 1, got {closing}")
+    return JointLimit(str(data["name"]), lower, upper, vel, eff, None if act is None else str(act), closing)
 
 
 def parse_hand(data: dict, name: str = "hand", source: Path | None = None) -> HandDescription:

@@ -59,7 +59,7 @@ def shield_limits_for(scene: SceneSpec, hand: HandDescription | str | None = Non
         else:
             lim = hand.joints[i - 6]
             joints[name] = dict(lower=lim.lower, upper=lim.upper, velocity=lim.velocity, effort=lim.effort,
-                                gain=float(kp[i]), closing=1.0)
+                                gain=float(kp[i]), closing=lim.closing)
     chains = finger_chains(sm)
     if max_contact_force is None:
         forces = [o.max_contact_force for o in scene.objects]

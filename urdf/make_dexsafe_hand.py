@@ -305,11 +305,16 @@ OPEN_POSTURE = {  # finger joints not listed: 0
 }
 
 
+# Joints that do not close the hand around an object (abduction, thumb opposition).
+NON_CLOSING = ("_knuckle", "thumb_rotation", "thumb_abduction")
+
+
 def description() -> str:
     tips = [links[-1].name for links in FINGERS.values()]
     joints = [
         f"  - {{name: {link.name}_joint, actuator: {link.name}_joint, lower: {link.limit[0]:.6g}, "
-        f"upper: {link.limit[1]:.6g}, velocity: {FINGER_VELOCITY:.6g}, effort: {link.effort:.6g}}}"
+        f"upper: {link.limit[1]:.6g}, velocity: {FINGER_VELOCITY:.6g}, effort: {link.effort:.6g}"
+        + (", closing: 0}" if link.name.endswith(NON_CLOSING) else "}")
         for links in FINGERS.values() for link in links
     ]
     posture = [f"  {k}: {v}" for k, v in OPEN_POSTURE.items()]
