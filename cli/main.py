@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "render": ("dexsafe.cli.render", "render a scene headless to a PNG"),
     "plan": ("dexsafe.cli.plan", "plan an instruction against a scene and print the plan"),
     "train": ("dexsafe.cli.train", "train a (constrained) policy on a task"),
+    "launch": ("dexsafe.cli.launch", "start the sim, real or replay node graph (like ros2 launch)"),
 }
 
 
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(module_name)
     sub = argparse.ArgumentParser(prog=f"dexsafe {name}", description=help_text)
     module.add_arguments(sub)
-    args = sub.parse_args(argv[1:])
+    parse = sub.parse_intermixed_args if getattr(module, "INTERMIXED_ARGS", False) else sub.parse_args
+    args = parse(argv[1:])
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:

@@ -38,3 +38,11 @@ def run_node(name: str, argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown node {name!r}; known: {', '.join(sorted(entries)) or '(none)'}")
     module, func = entries[name].entry_point.split(":")
     return int(getattr(importlib.import_module(module), func)(argv) or 0)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: python -m dexsafe.ros_nodes.registry NODE [--ros-args ...]")
+    sys.exit(run_node(sys.argv[1], sys.argv[2:]))

@@ -203,10 +203,12 @@ class SimNode(Node):
         and sleep to hold the real-time factor."""
         next_pub = next_cloud = 0.0
         wall0, sim0 = time.perf_counter(), None
-        while self._running:
+        while self._running and self.context.ok():
             try:
                 sim0, wall0, next_pub, next_cloud = self._physics_tick(sim0, wall0, next_pub, next_cloud)
             except Exception as exc:  # noqa: BLE001 - the sim must keep running; report and go on
+                if not self.context.ok():
+                    break  # shutting down
                 self.get_logger().error(f"physics tick failed: {type(exc).__name__}: {exc}",
                                         throttle_duration_sec=1.0)
                 with self._lock:

@@ -1,0 +1,121 @@
+"""The node graphs dexsafe starts: which nodes, which config files, which overrides
+and remappings, for ``sim``, ``real`` and ``replay``.
+
+One description, two starters: ``launch/*.launch.py`` turns it into launch_ros
+``Node`` actions for ``ros2 launch dexsafe sim.launch.py`` on a ROS distro, and
+``dexsafe launch sim`` (``dexsafe.ros_nodes.launcher``) starts the same nodes as
+processes without one. Pure Python: importable without rclpy or launch.
+
+Launch arguments (``name:=value``), each with a default and a description:
+see ``ARGUMENTS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dexsafe.core.paths import config_path
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    default: str
+    description: str
+    choices: tuple[str, ...] = ()
+
+
+ARGUMENTS: dict[str, Argument] = {a.name: a for a in (
+    Argument("hand", "", "hand description (config/hands name or path); empty = the scene's hand"),
+    Argument("scene", "two_blocks", "scene (config/scenes name or path) for sim, shield and executor"),
+    Argument("planning_scene", "kitchen_table", "scene the planner and aligner ground instructions in"),
+    Argument("planner_backend", "rule", "planner backend", ("rule", "openai")),
+    Argument("real_time_factor", "1.0", "sim only: sim seconds per wall second (0 = as fast as possible)"),
+    Argument("hardware", "mujoco", "what is behind the hand's command topic", ("mujoco", "real", "fake")),
+    Argument("command_topic", "/hand_controller/commands", "the hand driver's command topic (real robot)"),
+    Argument("record", "false", "record the run to an MCAP bag (needs the recorder node)", ("true", "false")),
+)}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node to start: registry name, its config file, overrides, remappings."""
+
+    name: str
+    config: str
+    parameters: dict[str, object] = field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def config_file(self) -> str:
+        return str(config_path(self.config))
+
+
+def resolve_arguments(given: dict[str, str] | None = None) -> dict[str, str]:
+    """Defaults overridden by ``given``; raises ``ValueError`` on unknown names or bad choices."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(ARGUMENTS))
+    if unknown:
+        raise ValueError(f"unknown launch argument(s) {unknown}; known: {sorted(ARGUMENTS)}")
+    out = {name: given.get(name, a.default) for name, a in ARGUMENTS.items()}
+    for name, value in out.items():
+        choices = ARGUMENTS[name].choices
+        if choices and value not in choices:
+            raise ValueError(f"{name}:={value} is not one of {choices}")
+    return out
+
+
+def _common(args: dict[str, str]) -> list[NodeSpec]:
+    hand = {"hand": args["hand"]} if args["hand"] else {}
+    shield_remap = ()
+    if args["command_topic"] != "/hand_controller/commands":
+        shield_remap = (("/hand_controller/commands", args["command_topic"]),)
+    nodes = [
+        NodeSpec("safety_shield", "safety_shield.yaml", {"scene": args["scene"], **hand}, shield_remap),
+        NodeSpec("grasp_executor", "grasp_executor.yaml", {"scene": args["scene"], **hand}),
+        NodeSpec("planner", "planner.yaml", {"scene": args["planning_scene"], "backend": args["planner_backend"]}),
+        NodeSpec("aligner", "aligner.yaml", {"scene": args["planning_scene"]}),
+    ]
+    return nodes
+
+
+def graph(kind: str, given: dict[str, str] | None = None) -> list[NodeSpec]:
+    """The nodes of the ``sim``, ``real`` or ``replay`` graph for these launch arguments."""
+    args = resolve_arguments(given)
+    hand = {"hand": args["hand"]} if args["hand"] else {}
+    if kind == "sim":
+        sim = NodeSpec("sim", "sim.yaml", {"scene": args["scene"], "real_time_factor": float(args["real_time_factor"]),
+                                           **hand})
+        return [sim, *_common(args)]
+    if kind == "real":
+        # No sim: the shield's output goes to the driver (command_topic); the driver publishes /joint_states.
+        return _common(args)
+    if kind == "replay":
+        # Replay evaluation re-runs the deciding nodes against recorded inputs: no sim, no executor.
+        return [n for n in _common(args) if n.name in ("safety_shield", "planner", "aligner")]
+    raise ValueError(f"unknown graph {kind!r}; choose sim, real or replay")
+
+
+def launch_description(kind: str):
+    """A ``launch.LaunchDescription`` for ``ros2 launch`` (needs a ROS distro's launch and launch_ros).
+
+    Declares every argument in ``ARGUMENTS`` and, once they are known, one
+    ``launch_ros`` ``Node`` per ``NodeSpec``: executable and name from the
+    registry, parameters = [config file, overrides], remappings.
+    """
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    from launch import LaunchDescription
+
+    def nodes(context):
+        given = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
+        return [Node(package="dexsafe", executable=spec.name, name=spec.name, output="screen",
+                     parameters=[spec.config_file, dict(spec.parameters)], remappings=list(spec.remappings))
+                for spec in graph(kind, given)]
+
+    declared = [DeclareLaunchArgument(a.name, default_value=a.default, description=a.description,
+                                      **({"choices": list(a.choices)} if a.choices else {}))
+                for a in ARGUMENTS.values()]
+    return LaunchDescription([*declared, OpaqueFunction(function=nodes)])
