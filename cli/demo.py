@@ -1,19 +1,27 @@
-"""``dexsafe demo`` (``make demo``): bring up the node graph in simulation,
-exercise it, and print what happened.
+"""``dexsafe demo`` (``make demo``): the stack in simulation, headless, end to end.
 
-The graph grows as nodes land; each stage below prints one line per check and
-the command exits non-zero if any check failed.
+Brings up the sim graph (sim, safety_shield, grasp_executor, planner, aligner,
+mission) in one process over real DDS (loopback only), sends an instruction to
+the mission through ``MissionCommander``, shows its progress, then stresses the
+shield (garbage policy output, e-stop). Writes a report folder (``--out``):
+before/after renders, the plan, the outcome and the costs as ``report.json``.
+Exits non-zero if the objects were not lifted or any check failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
-from collections.abc import Callable
+from pathlib import Path
+
+DEFAULT_INSTRUCTION = "pick up the two blocks together and lift them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="out/demo", help="folder for the demo's report files")
+    parser.add_argument("--out", default="out/demo", help="folder for the report, renders and bag")
+    parser.add_argument("--instruction", default=DEFAULT_INSTRUCTION, help="what to ask the robot")
+    parser.add_argument("--scene", default="two_blocks", help="scene name or path")
 
 
 class DemoReport:
@@ -22,115 +30,95 @@ class DemoReport:
     def __init__(self) -> None:
         self.failures = 0
         self.t0 = time.monotonic()
+        self.checks: list[dict] = []
 
     def check(self, ok: bool, what: str) -> bool:
         mark = "ok  " if ok else "FAIL"
         print(f"[{time.monotonic() - self.t0:6.1f} s] {mark} {what}", flush=True)
         self.failures += 0 if ok else 1
+        self.checks.append({"ok": bool(ok), "what": what})
         return ok
 
 
-def stage_interfaces(report: DemoReport) -> None:
-    """The generated interfaces and the node registry load."""
-    from dexsafe.msg import GraspProposal, Plan  # noqa: F401
-    from dexsafe.ros_nodes.registry import node_entries
-
-    report.check(True, "generated interfaces dexsafe.msg/srv/action import")
-    names = sorted(node_entries())
-    report.check(True, f"{len(names)} node(s) registered: {', '.join(names) or '(none yet)'}")
-
-
-def _save_png(rgb, path) -> None:
+def _save_png(rgb, path: Path) -> None:
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(rgb).save(path)
 
 
-def _render(sim):
+def _render(sim, path: Path) -> None:
     with sim._lock:
         rgb, _ = sim._backend.render(None, 640, 480)
-    return rgb
+    _save_png(rgb, path)
 
 
-def _stream(pub, start, target, seconds: float, rate: float = 50.0) -> None:
-    """Publish targets interpolated linearly from ``start`` to ``target`` over ``seconds``."""
-    import numpy as np
-    from std_msgs.msg import Float64MultiArray
-
-    steps = max(1, int(seconds * rate))
-    for a in np.linspace(0.0, 1.0, steps + 1)[1:]:
-        pub.publish(Float64MultiArray(data=(start + a * (target - start)).tolist()))
-        time.sleep(1.0 / rate)
-
-
-def stage_sim_and_shield(report: DemoReport, out_dir: str = "out/demo") -> None:
-    """sim + safety_shield: a scripted grasp lifts two blocks through the shield; garbage is clamped; e-stop holds."""
-    from pathlib import Path
-
+def run_demo(args: argparse.Namespace, report: DemoReport) -> dict:
     import numpy as np
     from rclpy.parameter import Parameter
-    from sensor_msgs.msg import JointState
     from std_msgs.msg import Bool, Float64, Float64MultiArray
 
-    from dexsafe.msg import HandContacts, SceneObjects
+    from dexsafe.msg import SceneObjects
+    from dexsafe.ros_nodes.aligner_node import AlignerNode
+    from dexsafe.ros_nodes.commander import MissionCommander, TaskResult
+    from dexsafe.ros_nodes.conversions import plan_from_msg
+    from dexsafe.ros_nodes.grasp_executor_node import GraspExecutorNode
+    from dexsafe.ros_nodes.mission_node import MissionNode
+    from dexsafe.ros_nodes.planner_node import PlannerNode
     from dexsafe.ros_nodes.safety_shield_node import SafetyShieldNode
     from dexsafe.ros_nodes.sim_node import SimNode
     from dexsafe.ros_nodes.testing import RosHarness
 
-    out = Path(out_dir)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"instruction": args.instruction, "scene": args.scene}
+    scene = [Parameter("scene", value=args.scene)]
     with RosHarness() as ros:
-        sim = ros.add(SimNode(context=ros.context, parameter_overrides=[Parameter("cloud_rate", value=0.0)]))
-        shield = ros.add(SafetyShieldNode(context=ros.context))
-        policy = ros.node("demo_policy")
-        states, objects, contacts, costs, sent = [], [], [], [], []
-        policy.create_subscription(JointState, "/joint_states", states.append, 10)
-        policy.create_subscription(SceneObjects, "/dexsafe/objects", objects.append, 10)
-        policy.create_subscription(HandContacts, "/dexsafe/contacts", contacts.append, 10)
-        policy.create_subscription(Float64, "/dexsafe/cost", lambda m: costs.append(m.data), 10)
-        policy.create_subscription(Float64MultiArray, "/hand_controller/commands", lambda m: sent.append(m.data), 10)
-        pub = policy.create_publisher(Float64MultiArray, "/dexsafe/policy_commands", 10)
-        estop = policy.create_publisher(Bool, "/dexsafe/estop", 10)
-        ros.wait_for(lambda: states and objects and sent, 30.0, "sim and shield streaming")
-        names = shield.joint_names
-        n = len(names)
-        report.check(True, f"sim up: scene {sim._backend.scene.name!r}, hand {sim._backend.hand.name!r}, "
-                           f"{n} commanded joints, objects {[o.id for o in objects[-1].objects]}")
-        _save_png(_render(sim), out / "before.png")
-
-        # A scripted "policy" (dexsafe.sim.scripted's row grasp): approach, pre-grasp, close, lift,
-        # streamed at 50 Hz to the shield, which forwards it to the sim.
-        from dexsafe.sim.scripted import plan_row_grasp
-
-        with sim._lock:
-            grasp = plan_row_grasp(sim._backend)
+        print("--- bringing up sim, safety_shield, grasp_executor, planner, aligner, mission", flush=True)
+        sim = ros.add(SimNode(context=ros.context, parameter_overrides=[*scene, Parameter("cloud_rate", value=0.0)]))
+        shield = ros.add(SafetyShieldNode(context=ros.context, parameter_overrides=scene))
+        ros.add(GraspExecutorNode(context=ros.context, parameter_overrides=scene))
+        ros.add(PlannerNode(context=ros.context, parameter_overrides=scene))
+        ros.add(AlignerNode(context=ros.context, parameter_overrides=scene))
+        mission = ros.add(MissionNode(context=ros.context, parameter_overrides=scene))
+        commander = ros.add(MissionCommander(spin=False, context=ros.context))
+        probe = ros.node("demo_probe")
+        objects, costs, sent = [], [], []
+        probe.create_subscription(SceneObjects, "/dexsafe/objects", objects.append, 10)
+        probe.create_subscription(Float64, "/dexsafe/cost", lambda m: costs.append(m.data), 10)
+        probe.create_subscription(Float64MultiArray, "/hand_controller/commands", lambda m: sent.append(m.data), 10)
+        report.check(commander.wait_until_ready(30.0), "mission action server up")
+        ros.wait_for(lambda: objects and mission._objects is not None, 30.0, "the object list")
         z0 = {o.id: o.pose.position.z for o in objects[-1].objects}
-        q_now = np.array(states[-1].position[:n])
-        lo, hi = np.asarray(shield.limits.position_lower), np.asarray(shield.limits.position_upper)
-        for name, (a, b, secs) in {"approach": (q_now, grasp.approach, 1.5),
-                                   "pre-grasp": (grasp.approach, grasp.pregrasp, 1.2),
-                                   "close": (grasp.pregrasp, grasp.closed, 0.9),
-                                   "lift": (grasp.closed, grasp.lifted, 1.5)}.items():
-            _stream(pub, a, b, secs)
-            print(f"           phase {name:<9} done, peak contact force so far "
-                  f"{max((c.normal_force for m in contacts for c in m.contacts), default=0.0):.1f} N", flush=True)
-        time.sleep(0.3)
-        _save_png(_render(sim), out / "lifted.png")
-        # Hold for one second with the e-stop engaged: the shield holds the posture.
-        estop.publish(Bool(data=True))
-        pub.publish(Float64MultiArray(data=q_now.tolist()))  # a policy trying to open the hand is ignored
-        time.sleep(1.0)
-        rise = {o.id: o.pose.position.z - z0[o.id] for o in objects[-1].objects}
-        report.check(all(r >= 0.10 for r in rise.values()),
-                     "objects lifted together and held 1 s under e-stop: rise "
-                     + ", ".join(f"{k} {v * 100:.1f} cm" for k, v in rise.items()) + " (success: >= 10 cm)")
-        estop.publish(Bool(data=False))
-        # Put them down again before the stress test.
-        _stream(pub, grasp.lifted, grasp.closed, 1.5)
-        _stream(pub, grasp.closed, grasp.pregrasp, 0.8)
-        _stream(pub, grasp.pregrasp, grasp.approach, 1.0)
+        report.check(True, f"scene {args.scene!r}: objects {list(z0)}, hand {sim._backend.hand.name!r}")
+        _render(sim, out / "before.png")
 
-        # Garbage from the policy: out of range and NaN. The shield clamps or holds; nothing unsafe is sent.
+        print(f"--- mission: {args.instruction!r}", flush=True)
+        commander.run_instruction(args.instruction, auto_confirm=True)
+        last = None
+        while not commander.is_done(poll=0.1):
+            fb = commander.feedback()
+            if fb is not None and (fb.phase, fb.detail) != last:
+                last = (fb.phase, fb.detail)
+                print(f"           [{fb.progress * 100:5.1f} %] {fb.phase:<8} {fb.detail}", flush=True)
+        res = commander.last_result
+        summary["plan"] = plan_from_msg(res.plan) if res.plan.steps or res.plan.rationale else None
+        summary["mission"] = {"status": commander.result().name, "message": res.message,
+                              "objects_lifted": list(res.objects_lifted), "total_cost": res.total_cost}
+        rise = {o.id: o.pose.position.z - z0[o.id] for o in objects[-1].objects}
+        summary["rise_m"] = rise
+        _render(sim, out / "after.png")
+        report.check(commander.result() == TaskResult.SUCCEEDED and sorted(res.objects_lifted) == sorted(z0),
+                     f"mission {commander.result().name}: {res.message}")
+        held_up = ", ".join(f"{k} {v * 100:.1f} cm" for k, v in rise.items())
+        report.check(all(r >= 0.08 for r in rise.values()), f"objects held up after the mission: {held_up}")
+        report.check(True, f"safety cost during the mission: {res.total_cost:.0f} shield ticks")
+
+        print("--- shield stress: a policy sending garbage, then an e-stop", flush=True)
+        pub = probe.create_publisher(Float64MultiArray, "/dexsafe/policy_commands", 10)
+        estop = probe.create_publisher(Bool, "/dexsafe/estop", 10)
+        lo, hi = np.asarray(shield.limits.position_lower), np.asarray(shield.limits.position_upper)
+        n = len(shield.joint_names)
         first_bad = len(sent)
         garbage = np.full(n, 50.0)
         garbage[3] = float("nan")
@@ -138,38 +126,37 @@ def stage_sim_and_shield(report: DemoReport, out_dir: str = "out/demo") -> None:
             pub.publish(Float64MultiArray(data=cmd.tolist()))
             time.sleep(0.2)
         out_cmds = np.array(sent[first_bad:])
-        inside = bool(np.all(np.isfinite(out_cmds)) and np.all(out_cmds >= lo - 1e-9) and np.all(out_cmds <= hi + 1e-9))
-        report.check(inside, f"garbage policy output: {len(out_cmds)} shield commands, all finite and inside "
-                             f"the joint limits; cost ticks {int(sum(costs))}")
-        # E-stop: the shield holds the last safe posture whatever the policy sends.
+        inside = bool(out_cmds.size and np.all(np.isfinite(out_cmds)) and np.all(out_cmds >= lo - 1e-9)
+                      and np.all(out_cmds <= hi + 1e-9))
+        report.check(inside, f"garbage in: {len(out_cmds)} shield commands out, all finite and inside the limits")
         estop.publish(Bool(data=True))
         time.sleep(0.2)
         held = np.array(sent[-1])
-        pub.publish(Float64MultiArray(data=q_now.tolist()))
+        pub.publish(Float64MultiArray(data=(held + 0.3).tolist()))
         time.sleep(0.5)
-        report.check(bool(np.allclose(sent[-1], held)), "e-stop: shield holds the last safe posture")
+        report.check(bool(np.allclose(sent[-1], held)), "e-stop: the shield holds the last safe posture")
         estop.publish(Bool(data=False))
-        _save_png(_render(sim), out / "after.png")
-        report.check(sim.rejected_commands == 0, f"sim rejected {sim.rejected_commands} commands (the shield "
-                                                 f"filtered everything first); renders in {out}/")
-
-
-STAGES: list[Callable[[DemoReport], None]] = [stage_interfaces, stage_sim_and_shield]
+        report.check(sim.rejected_commands == 0, f"the sim rejected {sim.rejected_commands} commands "
+                                                 "(everything reached it through the shield)")
+        summary["shield"] = {"ticks": shield.ticks, "cost_ticks": shield.total_cost}
+    return summary
 
 
 def run(args: argparse.Namespace) -> int:
     from dexsafe.ros_nodes.testing import ensure_local_discovery
 
     domain = ensure_local_discovery()
-    print(f"dexsafe demo: ROS_DOMAIN_ID={domain}, discovery on localhost only")
+    print(f"dexsafe demo: ROS_DOMAIN_ID={domain}, discovery on localhost only; report in {args.out}/", flush=True)
     report = DemoReport()
-    for stage in STAGES:
-        print(f"--- {stage.__doc__.strip().splitlines()[0]}")
-        try:
-            stage(report)
-        except Exception as exc:  # noqa: BLE001 - a failed stage is reported, the next still runs
-            report.check(False, f"{stage.__name__} raised {type(exc).__name__}: {exc}")
-    print(f"demo finished: {report.failures} failure(s)")
+    try:
+        summary = run_demo(args, report)
+    except Exception as exc:  # noqa: BLE001 - the demo reports any failure and exits non-zero
+        report.check(False, f"demo raised {type(exc).__name__}: {exc}")
+        summary = {}
+    summary["checks"] = report.checks
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(f"demo finished: {report.failures} failure(s); report {out / 'report.json'}, renders "
+          f"{out / 'before.png'} and {out / 'after.png'}")
     return 1 if report.failures else 0
-
-

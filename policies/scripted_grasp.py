@@ -13,7 +13,9 @@ m for the wrist slides (``wrist_x, wrist_y, wrist_z``: world position of
 Phases::
 
     reach  q_now -> above (pre-grasp raised by approach_height) -> pre-grasp,
-           straight-line interpolation at reach_speed (m/s) for the wrist
+           straight-line interpolation at reach_speed (m/s) for the wrist; the
+           phase clock pauses while the measured wrist lags its target, and the
+           phase ends when the pre-grasp is reached
     close  closing joints advance at close_speed (rad/s) in their closing
            direction; a finger stops advancing once its contact force reaches
            grip_force (N); the phase ends when every finger grips, or after
@@ -59,6 +61,13 @@ class ExecutorConfig:
     """Wrist speed while lifting, m/s."""
     hold_time: float = 1.0
     """How long to hold after lifting, s (MultiGrasp's success test holds one second)."""
+    track_tolerance: float = 0.01
+    """Wrist tracking error (m) above which the reach/lift clock pauses, so a lagging hand
+    (a slow simulator, a real arm) is never rushed past its waypoints."""
+    settle_tolerance: float = 0.004
+    """Wrist error (m) at which the pre-grasp counts as reached."""
+    max_wait: float = 5.0
+    """Longest wait for the hand to reach a waypoint, s; then the executor moves on."""
 
 
 class ScriptedGraspExecutor:
@@ -95,6 +104,8 @@ class ScriptedGraspExecutor:
         self._phase_start = 0.0
         self._gripping: set[str] = set()
         self._closed_at: float | None = None
+        self._reached_at: float | None = None
+        self._clock = 0.0
         self._lift_from = 0.0
         self.peak_force = 0.0
 
@@ -121,8 +132,11 @@ class ScriptedGraspExecutor:
         if self._t0 is None:
             self._t0 = self._phase_start = t
             self._plan_reach(q)
+        lag = 0.0 if self._targets is None else float(np.linalg.norm(self._targets[:3] - q[:3]))
+        step = dt if lag <= self.cfg.track_tolerance else 0.0  # the phase clock pauses while the hand lags
         if self.phase == Phase.REACH:
-            elapsed = t - self._phase_start
+            self._clock += step
+            elapsed = self._clock
             for start, end, dur in self._segments:
                 if elapsed < dur:
                     self._targets = start + (end - start) * (elapsed / dur)
@@ -130,7 +144,11 @@ class ScriptedGraspExecutor:
                 elapsed -= dur
             else:
                 self._targets = self.pregrasp.copy()
-                self._enter(Phase.CLOSE, t)
+                reached = float(np.linalg.norm(self.pregrasp[:3] - q[:3])) <= self.cfg.settle_tolerance
+                if self._reached_at is None:
+                    self._reached_at = t
+                if reached or t - self._reached_at > self.cfg.max_wait:
+                    self._enter(Phase.CLOSE, t)
         elif self.phase == Phase.CLOSE:
             elapsed = t - self._phase_start
             for finger, ix in self.finger_joints.items():
@@ -146,7 +164,8 @@ class ScriptedGraspExecutor:
                 self._enter(Phase.LIFT, t)
                 self._lift_from = float(self._targets[2])
         elif self.phase == Phase.LIFT:
-            z = self._lift_from + min(self.lift_height, (t - self._phase_start) * self.cfg.lift_speed)
+            self._clock += step
+            z = self._lift_from + min(self.lift_height, self._clock * self.cfg.lift_speed)
             self._targets[2] = min(z, self.upper[2])
             if z >= self._lift_from + self.lift_height - 1e-9 or self._targets[2] >= self.upper[2]:
                 self._enter(Phase.HOLD, t)
@@ -157,6 +176,7 @@ class ScriptedGraspExecutor:
     def _enter(self, phase: Phase, t: float) -> None:
         self.phase = phase
         self._phase_start = t
+        self._clock = 0.0
 
     def open_targets(self, q_measured: Sequence[float], open_posture: Sequence[float]) -> np.ndarray:
         """Targets for a cancel: fingers to ``open_posture`` (finger part), wrist backs off upward."""

@@ -28,7 +28,7 @@ class Argument:
 ARGUMENTS: dict[str, Argument] = {a.name: a for a in (
     Argument("hand", "", "hand description (config/hands name or path); empty = the scene's hand"),
     Argument("scene", "two_blocks", "scene (config/scenes name or path) for sim, shield and executor"),
-    Argument("planning_scene", "kitchen_table", "scene the planner and aligner ground instructions in"),
+    Argument("planning_scene", "two_blocks", "scene the planner and aligner ground instructions in"),
     Argument("planner_backend", "rule", "planner backend", ("rule", "openai")),
     Argument("real_time_factor", "1.0", "sim only: sim seconds per wall second (0 = as fast as possible)"),
     Argument("hardware", "mujoco", "what is behind the hand's command topic", ("mujoco", "real", "fake")),
@@ -75,6 +75,7 @@ def _common(args: dict[str, str]) -> list[NodeSpec]:
         NodeSpec("grasp_executor", "grasp_executor.yaml", {"scene": args["scene"], **hand}),
         NodeSpec("planner", "planner.yaml", {"scene": args["planning_scene"], "backend": args["planner_backend"]}),
         NodeSpec("aligner", "aligner.yaml", {"scene": args["planning_scene"]}),
+        NodeSpec("mission", "mission.yaml", {"scene": args["scene"]}),
     ]
     return nodes
 

@@ -1,0 +1,69 @@
+"""The mission action end to end in the sim: an instruction is planned, aligned, a grasp
+proposed and executed through the shield; harmful instructions are refused; cancel works."""
+
+from __future__ import annotations
+
+import pytest
+from rclpy.parameter import Parameter
+
+from dexsafe.msg import Plan
+from dexsafe.ros_nodes.commander import MissionCommander, TaskResult
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+@pytest.fixture
+def commander(ros):
+    from dexsafe.ros_nodes.aligner_node import AlignerNode
+    from dexsafe.ros_nodes.grasp_executor_node import GraspExecutorNode
+    from dexsafe.ros_nodes.mission_node import MissionNode
+    from dexsafe.ros_nodes.planner_node import PlannerNode
+    from dexsafe.ros_nodes.safety_shield_node import SafetyShieldNode
+    from dexsafe.ros_nodes.sim_node import SimNode
+
+    scene = [Parameter("scene", value="two_blocks")]
+    ros.add(SimNode(context=ros.context, parameter_overrides=[Parameter("cloud_rate", value=0.0)]))
+    ros.add(SafetyShieldNode(context=ros.context))
+    ros.add(GraspExecutorNode(context=ros.context))
+    ros.add(PlannerNode(context=ros.context, parameter_overrides=scene))
+    ros.add(AlignerNode(context=ros.context, parameter_overrides=scene))
+    mission = ros.add(MissionNode(context=ros.context))
+    cmd = ros.add(MissionCommander(spin=False, context=ros.context))
+    assert cmd.wait_until_ready(20.0)
+    ros.wait_for(lambda: mission._objects is not None, 20.0, "the object list")
+    return cmd
+
+
+def _run(cmd, text, timeout=120.0):
+    import time
+
+    assert cmd.run_instruction(text, auto_confirm=True)
+    phases, end = [], time.monotonic() + timeout
+    while not cmd.is_done():
+        fb = cmd.feedback()
+        if fb is not None and (not phases or phases[-1] != fb.phase):
+            phases.append(fb.phase)
+        assert time.monotonic() < end, "mission timed out"
+    return cmd.result(), cmd.last_result, phases
+
+
+def test_instruction_to_lift_and_refusal(commander):
+    status, res, phases = _run(commander, "pick up the two blocks together and lift them")
+    assert status == TaskResult.SUCCEEDED, res.message
+    assert sorted(res.objects_lifted) == ["blue_block", "red_block"]
+    assert res.plan.status == Plan.STATUS_OK and res.plan.steps[0].skill == "grasp"
+    for phase in ("plan", "align", "propose", "execute"):
+        assert phase in phases
+
+    status, res, _ = _run(commander, "smash the red block against the table")
+    assert status == TaskResult.FAILED and res.message.startswith("refused")
+    assert res.plan.status == Plan.STATUS_REFUSED
+
+
+def test_cancel_opens_the_hand(commander, ros):
+    assert commander.run_instruction("lift the red block", auto_confirm=True)
+    ros.wait_for(lambda: commander.feedback() is not None and commander.feedback().phase == "execute", 60.0,
+                 "execution to start")
+    commander.cancel()
+    ros.wait_for(commander.is_done, 60.0, "the mission to end")
+    assert commander.result() == TaskResult.CANCELED, commander.last_result.message
