@@ -31,8 +31,9 @@ ARGUMENTS: dict[str, Argument] = {a.name: a for a in (
     Argument("planning_scene", "two_blocks", "scene the planner and aligner ground instructions in"),
     Argument("planner_backend", "rule", "planner backend", ("rule", "openai")),
     Argument("real_time_factor", "1.0", "sim only: sim seconds per wall second (0 = as fast as possible)"),
-    Argument("hardware", "mujoco", "what is behind the hand's command topic", ("mujoco", "real", "fake")),
-    Argument("command_topic", "/hand_controller/commands", "the hand driver's command topic (real robot)"),
+    Argument("hardware", "real", "real graph only: the hand's driver, or a fake driver for tests", ("real", "fake")),
+    Argument("hardware_config", "hardware_adapter.yaml",
+             "real graph only: hardware_adapter config under config/ (e.g. hardware/leap.yaml)"),
     Argument("record", "false", "record the run to an MCAP bag (needs the recorder node)", ("true", "false")),
 )}
 
@@ -65,11 +66,14 @@ def resolve_arguments(given: dict[str, str] | None = None) -> dict[str, str]:
     return out
 
 
-def _common(args: dict[str, str]) -> list[NodeSpec]:
+HAND_COMMANDS = "/hand_controller/commands"
+ADAPTER_INPUT = "/dexsafe/hand_commands"
+
+
+def _common(args: dict[str, str], real: bool = False) -> list[NodeSpec]:
     hand = {"hand": args["hand"]} if args["hand"] else {}
-    shield_remap = ()
-    if args["command_topic"] != "/hand_controller/commands":
-        shield_remap = (("/hand_controller/commands", args["command_topic"]),)
+    # On a robot the shield's output goes to the hardware adapter, which speaks the driver's names and units.
+    shield_remap = ((HAND_COMMANDS, ADAPTER_INPUT),) if real else ()
     nodes = [
         NodeSpec("safety_shield", "safety_shield.yaml", {"scene": args["scene"], **hand}, shield_remap),
         NodeSpec("grasp_executor", "grasp_executor.yaml", {"scene": args["scene"], **hand}),
@@ -89,8 +93,11 @@ def graph(kind: str, given: dict[str, str] | None = None) -> list[NodeSpec]:
                                            **hand})
         return [sim, *_common(args)]
     if kind == "real":
-        # No sim: the shield's output goes to the driver (command_topic); the driver publishes /joint_states.
-        return _common(args)
+        # No sim: shield -> hardware_adapter -> the driver; the adapter publishes /joint_states.
+        nodes = [*_common(args, real=True), NodeSpec("hardware_adapter", args["hardware_config"], {**hand})]
+        if args["hardware"] == "fake":
+            nodes.append(NodeSpec("fake_hand_driver", "fake_hand_driver.yaml"))
+        return nodes
     if kind == "replay":
         # Replay evaluation re-runs the deciding nodes against recorded inputs: no sim, no executor.
         return [n for n in _common(args) if n.name in ("safety_shield", "planner", "aligner")]

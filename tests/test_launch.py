@@ -49,8 +49,8 @@ def _fake_launch_modules(values):
 
 
 @pytest.mark.parametrize("kind", ["sim", "real", "replay"])
-@pytest.mark.parametrize("given", [{}, {"scene": "three_objects", "command_topic": "/allegro/commands",
-                                        "planner_backend": "openai"}])
+@pytest.mark.parametrize("given", [{}, {"scene": "three_objects", "hardware": "fake",
+                                        "hardware_config": "hardware/leap.yaml", "planner_backend": "openai"}])
 def test_launch_file_matches_graph(kind, given, monkeypatch):
     values = resolve_arguments(given)
     for name, module in _fake_launch_modules(values).items():
@@ -77,11 +77,11 @@ def test_launch_file_matches_graph(kind, given, monkeypatch):
         assert spec_.name in node_entries()
 
 
-def test_real_graph_remaps_the_shield_to_the_driver():
-    real = {s.name: s for s in graph("real", {"command_topic": "/allegro_hand_position_controller/commands"})}
-    assert "sim" not in real
-    assert real["safety_shield"].remappings == (("/hand_controller/commands",
-                                                  "/allegro_hand_position_controller/commands"),)
+def test_real_graph_goes_through_the_hardware_adapter():
+    real = {s.name: s for s in graph("real", {"hardware": "fake"})}
+    assert "sim" not in real and "fake_hand_driver" in real
+    assert real["safety_shield"].remappings == (("/hand_controller/commands", "/dexsafe/hand_commands"),)
+    assert "fake_hand_driver" not in {s.name for s in graph("real")}
 
 
 def test_bad_launch_arguments_are_clear_errors():

@@ -28,3 +28,13 @@ def test_node_config_matches_declared_parameters(name):
         default = specs[key].default
         assert type(value) is type(default), f"{path}: {key} is {type(value).__name__}, declared {type(default)}"
         assert specs[key].description, f"{module.__name__}: {key} has no description"
+
+
+@pytest.mark.parametrize("path", sorted((CONFIG / "hardware").glob("*.yaml")), ids=lambda p: p.name)
+def test_hardware_configs_set_every_adapter_parameter(path):
+    from dexsafe.core.joint_mapping import JointMapping
+    from dexsafe.ros_nodes.hardware_adapter_node import PARAMS
+
+    params = yaml.safe_load(path.read_text())["hardware_adapter"]["ros__parameters"]
+    assert set(params) == {p.name for p in PARAMS}
+    JointMapping.create(params["hand_joints"], params["driver_joints"], params["scale"], params["offset"])
