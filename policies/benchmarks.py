@@ -100,6 +100,9 @@ def run_training_throughput(progress: Callable[[str], None] = print, steps: int 
 
     torch.set_num_threads(1)
     task = _fast_task()
+    # warm-up: the first optimiser step of a process imports torch._dynamo (seconds)
+    train("ppo", FALLBACK_TASK, {"steps_per_epoch": 100, "update_iters": 1, "critic_update_iters": 1}, total_steps=100)
+    net = "-".join(str(h) for h in BENCH_CONFIG["hidden_sizes"])
     rows = []
     for name, cls in ALGORITHMS.items():
         if name in MULTI_AGENT:
@@ -110,7 +113,8 @@ def run_training_throughput(progress: Callable[[str], None] = print, steps: int 
         rate = steps / (time.perf_counter() - t0)
         progress(f"[bench] train {name} on {task}: {rate:.0f} steps/s")
         rows.append(BenchRow("policies", f"train {name} throughput", rate, "steps/s", None, "",
-                             higher_is_better=True, detail=f"{task}, {steps} steps, 4 envs, 64-64 MLP, 1 thread"))
+                             higher_is_better=True,
+                             detail=f"{task}, {steps} steps, {BENCH_CONFIG['num_envs']} envs, {net} MLP, 1 thread"))
     return rows
 
 

@@ -91,6 +91,8 @@ class Intervention(StrEnum):
     """The joint state had the wrong length or non-finite positions; held."""
     HOLDING_CLOCK_BACKWARDS = "holding_clock_backwards"
     """``now`` was earlier than the previous tick's ``now``; held."""
+    HOLDING_BAD_CLOCK = "holding_bad_clock"
+    """``now`` was NaN, infinite or not a number; held."""
     NO_JOINT_STATE = "no_joint_state"
     """No valid joint state has ever arrived: nothing safe can be sent (command is None)."""
 
@@ -395,6 +397,8 @@ class ShieldResult:
     """Intervention value -> joint (or finger) names it touched, for diagnostics."""
     max_correction: float
     """Largest |safe - requested| over joints (0 when held or passed; inf if rejected)."""
+    fingers_over_force_limit: tuple[str, ...] = ()
+    """Fingers whose measured contact force is over ``max_contact_force`` (or unreadable)."""
 
     @property
     def holding(self) -> bool:
@@ -460,22 +464,23 @@ class SafetyShield:
         """Re-send the last safe command (or the measured posture, clamped)."""
         interventions = (*extra, reason)
         affected: dict[str, tuple[str, ...]] = {}
-        if forces_over:
-            affected[Intervention.FORCE_CAPPED.value] = forces_over
         if self._last_command is not None:
             out = self._last_command.copy()
         elif self._last_state is not None:
             out = np.clip(self._last_state, self._lower, self._upper)
             self._last_command = out.copy()
         else:
+            if reason is not Intervention.NO_JOINT_STATE:
+                interventions = (*interventions, Intervention.NO_JOINT_STATE)
             return ShieldResult(
                 command=None,
                 cost=1.0 if (set(interventions) & _COSTLY or forces_over) else 0.0,
-                interventions=(*interventions, Intervention.NO_JOINT_STATE),
+                interventions=interventions,
                 affected_joints=affected,
                 max_correction=0.0,
+                fingers_over_force_limit=forces_over,
             )
-        if not (self._last_time is not None and now < self._last_time):
+        if math.isfinite(now) and not (self._last_time is not None and now < self._last_time):
             self._last_time = now
         costly = bool(set(interventions) & _COSTLY) or bool(forces_over)
         return ShieldResult(
@@ -484,6 +489,7 @@ class SafetyShield:
             interventions=interventions,
             affected_joints=affected,
             max_correction=math.inf if any(i in _COSTLY for i in interventions) else 0.0,
+            fingers_over_force_limit=forces_over,
         )
 
     def _forces_over_limit(
@@ -493,15 +499,21 @@ class SafetyShield:
         if contact_forces is None or not self._finger_index:
             return ()
         limit = self.limits.max_contact_force
-        if isinstance(contact_forces, Mapping):
-            items = contact_forces.items()
-        else:
-            items = zip(self._finger_index, np.atleast_1d(np.asarray(contact_forces, float)))
+        try:
+            if isinstance(contact_forces, Mapping):
+                items = list(contact_forces.items())
+            else:
+                items = list(zip(self._finger_index, np.atleast_1d(np.asarray(contact_forces, float))))
+        except (TypeError, ValueError):
+            return tuple(self._finger_index)  # unreadable forces: assume every finger is over
         over = []
         for finger, force in items:
             if finger not in self._finger_index:
                 continue  # contacts on the palm or an object: nothing to cap
-            f = float(force)
+            try:
+                f = float(force)
+            except (TypeError, ValueError):
+                f = math.nan
             if not (abs(f) <= limit):  # True for NaN too
                 over.append(finger)
         return tuple(over)
@@ -528,9 +540,13 @@ class SafetyShield:
             command_stamp: when ``command`` was received (steady clock); None means
                 now (the caller filters each command as it arrives).
         """
-        now = float(now)
         forces_over = self._forces_over_limit(contact_forces)
-
+        try:
+            now = float(now)
+        except (TypeError, ValueError):
+            now = math.nan
+        if not math.isfinite(now):
+            return self._hold(Intervention.HOLDING_BAD_CLOCK, now, forces_over)
         if self._last_time is not None and now < self._last_time:
             return self._hold(Intervention.HOLDING_CLOCK_BACKWARDS, now, forces_over)
 
@@ -630,4 +646,5 @@ class SafetyShield:
             interventions=tuple(interventions),
             affected_joints=affected,
             max_correction=float(np.max(np.abs(target - requested))),
+            fingers_over_force_limit=forces_over,
         )

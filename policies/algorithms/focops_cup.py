@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 from torch.distributions import kl_divergence
 
 from dexsafe.policies.algorithms.base import OnPolicyAlgorithm, OnPolicyConfig
-from dexsafe.policies.algorithms.ppo import PPO, LagrangianConfig, PPOConfig
+from dexsafe.policies.algorithms.lagrangian import LagrangianConfig, LagrangianMixin
+from dexsafe.policies.algorithms.ppo import PPO, PPOConfig
 from dexsafe.policies.buffer import RolloutBatch
-from dexsafe.policies.lagrange import LagrangeMultiplier, mix_advantages
 
 __all__ = ["CUP", "FOCOPS", "CUPConfig", "FOCOPSConfig"]
 
@@ -32,32 +31,7 @@ class CUPConfig(LagrangianConfig, PPOConfig):
     """ν_max (SafePO: 0.2; SafePO issue #73 reports ν sitting at this cap, when CUP acts like PPO)."""
 
 
-class _NuMixin:
-    """ν by dual ascent: ν ← clip(ν + η_ν (Ĵ_C - d), 0, ν_max) (Adam by default)."""
-
-    constrained = True
-
-    def setup(self) -> None:
-        cfg = self.config
-        self.lagrange = LagrangeMultiplier(
-            cfg.cost_limit,
-            cfg.lagrangian_multiplier_init,
-            cfg.lambda_lr,
-            cfg.lambda_optimizer,
-            cfg.lagrangian_upper_bound,
-        )
-
-    def update_multipliers(self, mean_episode_cost: float) -> dict[str, float]:
-        return {"lagrange_multiplier": self.lagrange.update(mean_episode_cost)}
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"lagrange": self.lagrange.state_dict()}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.lagrange.load_state_dict(state["lagrange"])
-
-
-class FOCOPS(_NuMixin, OnPolicyAlgorithm):
+class FOCOPS(LagrangianMixin, OnPolicyAlgorithm):
     """First Order Constrained Optimisation in Policy Space (Zhang et al., 2020).
 
     The optimal update in the non-parametric policy space is
@@ -68,14 +42,11 @@ class FOCOPS(_NuMixin, OnPolicyAlgorithm):
 
     with Â = (A_R - ν A_C)/(1 + ν), ρ = π_θ/π_old, δ = ``target_kl``. States whose
     KL already exceeds δ drop out of the gradient; the epoch's passes stop once
-    the mean KL exceeds δ. ν follows dual ascent, clipped to [0, ν_max].
+    the mean KL exceeds δ. ν (the mixin's λ) follows dual ascent, clipped to [0, ν_max].
     """
 
     name = "focops"
     config_class = FOCOPSConfig
-
-    def policy_advantage(self, batch: RolloutBatch) -> torch.Tensor:
-        return mix_advantages(batch.reward_advantages, batch.cost_advantages, self.lagrange.value)
 
     def update_policy(self, batch: RolloutBatch) -> dict[str, float]:
         cfg = self.config
@@ -106,7 +77,7 @@ class FOCOPS(_NuMixin, OnPolicyAlgorithm):
         return {"loss_actor": loss, "kl": kl, "actor_passes": float(passes)}
 
 
-class CUP(_NuMixin, PPO):
+class CUP(LagrangianMixin, PPO):
     """Constrained Update Projection (Yang et al., 2022), two stages per epoch.
 
     1. Improve: PPO-clip on A_R alone (:meth:`PPO.update_policy`), giving π_½.
@@ -117,7 +88,9 @@ class CUP(_NuMixin, PPO):
        i.e. move towards lower cost while staying close to the improved policy,
        stopping once the mean KL(π_½ ‖ π_θ) exceeds ``target_kl``.
 
-    ν (the projection's weight) follows dual ascent on Ĵ_C - d, clipped to [0, ν_max].
+    ν (the projection's weight, the mixin's λ) follows dual ascent on Ĵ_C - d,
+    clipped to [0, ν_max]; unlike the other Lagrangian methods the improvement
+    stage follows A_R alone.
     """
 
     name = "cup"

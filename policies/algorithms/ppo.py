@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
 from dexsafe.policies.algorithms.base import OnPolicyAlgorithm, OnPolicyConfig
+from dexsafe.policies.algorithms.lagrangian import LagrangianConfig, LagrangianMixin
 from dexsafe.policies.buffer import RolloutBatch
-from dexsafe.policies.lagrange import LagrangeMultiplier, PIDLagrangian, mix_advantages
+from dexsafe.policies.lagrange import PIDLagrangian
 
 __all__ = [
     "CPPOPID",
     "PPO",
     "CPPOPIDConfig",
-    "LagrangianConfig",
     "PPOConfig",
     "PPOLag",
     "PPOLagConfig",
@@ -28,20 +27,6 @@ __all__ = [
 class PPOConfig(OnPolicyConfig):
     clip_ratio: float = 0.2
     """ε of the clipped surrogate."""
-
-
-@dataclass
-class LagrangianConfig:
-    """The Lagrange multiplier's settings (SafePO defaults)."""
-
-    lagrangian_multiplier_init: float = 0.001
-    """λ_0."""
-    lambda_lr: float = 0.035
-    """Learning rate of λ. Scale it up for short runs: λ only moves once per epoch."""
-    lambda_optimizer: str = "Adam"
-    """Adam or SGD."""
-    lagrangian_upper_bound: float | None = None
-    """Largest λ (None: unbounded)."""
 
 
 @dataclass
@@ -120,41 +105,19 @@ class PPO(OnPolicyAlgorithm):
         return {"loss_actor": loss, "kl": kl, "actor_passes": float(passes)}
 
 
-class PPOLag(PPO):
+class PPOLag(LagrangianMixin, PPO):
     """PPO-Lagrangian (Ray et al., 2019; SafePO ``ppo_lag``).
 
     Solves max_π J_R(π) s.t. J_C(π) <= d through the Lagrangian
     ``min_{λ>=0} max_π J_R(π) - λ (J_C(π) - d)``. Once per epoch λ takes a dual
     step with the epoch's mean episode cost Ĵ_C (see
     :class:`~dexsafe.policies.lagrange.LagrangeMultiplier`); then the actor runs
-    PPO-clip on the mixed advantage ``Â = (A_R - λ A_C) / (1 + λ)``.
+    PPO-clip on the mixed advantage ``Â = (A_R - λ A_C) / (1 + λ)``
+    (:class:`~dexsafe.policies.algorithms.lagrangian.LagrangianMixin`).
     """
 
     name = "ppo_lag"
     config_class = PPOLagConfig
-    constrained = True
-
-    def setup(self) -> None:
-        cfg = self.config
-        self.lagrange = LagrangeMultiplier(
-            cfg.cost_limit,
-            cfg.lagrangian_multiplier_init,
-            cfg.lambda_lr,
-            cfg.lambda_optimizer,
-            cfg.lagrangian_upper_bound,
-        )
-
-    def update_multipliers(self, mean_episode_cost: float) -> dict[str, float]:
-        return {"lagrange_multiplier": self.lagrange.update(mean_episode_cost)}
-
-    def policy_advantage(self, batch: RolloutBatch) -> torch.Tensor:
-        return mix_advantages(batch.reward_advantages, batch.cost_advantages, self.lagrange.value)
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"lagrange": self.lagrange.state_dict()}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.lagrange.load_state_dict(state["lagrange"])
 
 
 class CPPOPID(PPOLag):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -27,9 +26,8 @@ from dexsafe.policies.algorithms.base import (
     flat_params,
     set_flat_params,
 )
-from dexsafe.policies.algorithms.ppo import LagrangianConfig
+from dexsafe.policies.algorithms.lagrangian import LagrangianConfig, LagrangianMixin
 from dexsafe.policies.buffer import RolloutBatch
-from dexsafe.policies.lagrange import LagrangeMultiplier, mix_advantages
 
 __all__ = [
     "RCPO",
@@ -194,35 +192,7 @@ class NaturalPG(TRPO):
     use_line_search = False
 
 
-class _LagrangianMixin:
-    """λ by dual ascent on Ĵ_C - d; the actor follows (A_R - λ A_C) / (1 + λ)."""
-
-    constrained = True
-
-    def setup(self) -> None:
-        cfg = self.config
-        self.lagrange = LagrangeMultiplier(
-            cfg.cost_limit,
-            cfg.lagrangian_multiplier_init,
-            cfg.lambda_lr,
-            cfg.lambda_optimizer,
-            cfg.lagrangian_upper_bound,
-        )
-
-    def update_multipliers(self, mean_episode_cost: float) -> dict[str, float]:
-        return {"lagrange_multiplier": self.lagrange.update(mean_episode_cost)}
-
-    def policy_advantage(self, batch: RolloutBatch) -> torch.Tensor:
-        return mix_advantages(batch.reward_advantages, batch.cost_advantages, self.lagrange.value)
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"lagrange": self.lagrange.state_dict()}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.lagrange.load_state_dict(state["lagrange"])
-
-
-class TRPOLag(_LagrangianMixin, TRPO):
+class TRPOLag(LagrangianMixin, TRPO):
     """TRPO-Lagrangian (SafePO ``trpo_lag``): TRPO's step on Â = (A_R - λ A_C) / (1 + λ).
 
     λ takes one dual step per epoch: λ ← max(0, λ + η (Ĵ_C - d)) (Adam by default).
@@ -232,7 +202,7 @@ class TRPOLag(_LagrangianMixin, TRPO):
     config_class = TRPOLagConfig
 
 
-class RCPO(_LagrangianMixin, NaturalPG):
+class RCPO(LagrangianMixin, NaturalPG):
     """Reward Constrained Policy Optimisation (Tessler et al., 2019), as SafePO implements it.
 
     RCPO optimises the penalised reward ``r - λ c`` while λ climbs the dual on a

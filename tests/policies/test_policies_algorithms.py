@@ -84,6 +84,10 @@ def test_every_algorithm_smoke_trains(algo, env_id):
     assert any(not torch.equal(b, p) for b, p in zip(before, params)), "the actor never moved"
     if result.algorithm.constrained and algo not in ("cpo", "pcpo", "saute_ppo"):
         assert "lagrange_multiplier" in row
+    if "line_search_tries" in row and algo not in ("natural_pg", "rcpo"):
+        # an accepted line-search step stays inside the trust region; a rejected one (-1) moves nothing
+        for r in result.rows:
+            assert r["kl"] <= result.algorithm.config.target_kl + 1e-9, r
 
 
 def test_unconstrained_and_constrained_methods_differ_in_what_they_follow():

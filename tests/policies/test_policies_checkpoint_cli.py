@@ -56,6 +56,13 @@ def test_load_policy_reproduces_the_trained_actor(tmp_path):
         policy(np.full(7, np.nan))
 
 
+def test_saute_checkpoint_says_the_policy_needs_the_budget_in_its_observation(tmp_path):
+    train("saute_ppo", "toy/PointLine-v0", TINY, seed=0, total_steps=200, out_dir=tmp_path)
+    policy = load_policy(tmp_path)
+    assert policy.obs_dim == 3 and policy.metadata["obs_augmentation"] == "saute"
+    assert policy(np.array([0.0, 0.0, 1.0])).shape == (1,)
+
+
 def test_checkpoint_errors_are_clear(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_policy(tmp_path / "missing.pt")

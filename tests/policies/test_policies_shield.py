@@ -116,7 +116,7 @@ def test_force_cap_stops_fingers_in_contact_from_closing():
     assert res.command[idx("ff_j1")] == pytest.approx(q[idx("ff_j1")])
     assert res.command[idx("th_j1")] == pytest.approx(q[idx("th_j1")])
     assert res.command[idx("ff_abd")] == pytest.approx(cmd[idx("ff_abd")])
-    assert res.cost == 1.0
+    assert res.cost == 1.0 and res.fingers_over_force_limit == ("ff", "th")
     # opening is still allowed
     cmd2 = q.copy()
     cmd2[idx("ff_j1")] -= 0.01
@@ -192,7 +192,7 @@ def test_clock_going_backwards_holds():
 def test_bad_joint_state_holds_and_no_state_sends_nothing():
     shield = SafetyShield(make_limits())
     res = shield.filter(np.zeros(7), None, 0.0)
-    assert res.command is None and Intervention.NO_JOINT_STATE in res.interventions
+    assert res.command is None and res.interventions == (Intervention.NO_JOINT_STATE,)
     res = shield.filter(np.zeros(7), JointState([np.nan] * 7, 0.0), 0.0)
     assert res.command is None
     q, first = start(shield, t=0.1)
@@ -327,9 +327,18 @@ def test_fuzz_no_output_ever_violates_limits(seed):
             if rng.random() < 0.5
             else {"ff": float(rng.choice([0.0, 3.0, 9.0, np.nan])), "th": float(rng.uniform(0, 10)), "palm": 99.0}
         )
+        if rng.random() < 0.02:  # unreadable forces: every finger counts as over its limit
+            forces = ["garbage", [1.0, "x"], {"ff": None}, [np.inf]][rng.integers(4)]
+        now_in = now if rng.random() > 0.01 else [np.nan, np.inf, "soon"][rng.integers(3)]
         stamp = None if rng.random() < 0.7 else now - float(rng.uniform(0, 1.0))
-        res = shield.filter(cmd, state, now, forces, command_stamp=stamp)
+        res = shield.filter(cmd, state, now_in, forces, command_stamp=stamp)
         assert res.cost in (0.0, 1.0)
+        if now_in is not now:
+            assert res.interventions[0] is Intervention.HOLDING_BAD_CLOCK
+            assert res.command is None or prev_out is None or np.array_equal(res.command, prev_out)
+            if res.command is not None:
+                prev_out = res.command
+            continue
         if res.command is None:
             assert prev_out is None  # once something was sent, the shield always has a hold
             continue
@@ -341,7 +350,15 @@ def test_fuzz_no_output_ever_violates_limits(seed):
             allowed = vmax * min(max(now - prev_time, 0.0), limits.control_period)
             assert (np.abs(out - prev_out) <= allowed + 1e-9).all(), (res, allowed)
             if forces is not None:
-                for finger, force in forces.items():
+                if isinstance(forces, dict):
+                    items = forces.items()
+                else:  # a sequence in finger order; unreadable -> every finger over
+                    try:
+                        items = list(zip(fingers, np.atleast_1d(np.asarray(forces, float))))
+                    except (TypeError, ValueError):
+                        items = [(f, np.nan) for f in fingers]
+                for finger, force in items:
+                    force = np.nan if force is None else force
                     if finger in fingers and not (abs(force) <= limits.max_contact_force):
                         i = fingers[finger]
                         # a finger over its force limit never closes past both the previous

@@ -23,6 +23,7 @@ def test_plan_sweep_names_every_run_and_rejects_unknown_algorithms(tmp_path):
         plan_sweep(["nope"], ["toy/PointLine-v0"], [0], tmp_path)
 
 
+@pytest.mark.slow  # two spawned workers each import torch: ~10-20 s on a busy 2-core machine
 def test_sweep_runs_jobs_in_parallel_processes_and_tables_the_results(tmp_path):
     jobs = plan_sweep(["ppo_lag"], ["toy/PointLine-v0"], [0, 1], tmp_path, overrides=TINY, total_steps=400)
     jobs.append(plan_sweep(["ppo"], ["toy/Nope-v0"], [0], tmp_path, overrides=TINY, total_steps=400)[0])
