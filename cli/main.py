@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "render": ("dexsafe.cli.render", "render a scene headless to a PNG"),
     "plan": ("dexsafe.cli.plan", "plan an instruction against a scene and print the plan"),
     "train": ("dexsafe.cli.train", "train a (constrained) policy on a task"),
+    "sweep": ("dexsafe.cli.sweep", "train algorithms x envs x seeds in parallel (or on Ray) into one table"),
     "launch": ("dexsafe.cli.launch", "start the sim, real or replay node graph (like ros2 launch)"),
 }
 

@@ -23,6 +23,9 @@ GROUPS: dict[str, str] = {
     "dds": "dexsafe.ros_nodes.benchmarks:run_dds",
     "sim": "dexsafe.sim.benchmarks:run_sim",
     "planning": "dexsafe.planning.benchmarks:run_planning",
+    "shield": "dexsafe.policies.benchmarks:run_shield",
+    "rl_throughput": "dexsafe.policies.benchmarks:run_training_throughput",
+    "rl_constrained": "dexsafe.policies.benchmarks:run_constrained",
     "sim_node": "dexsafe.ros_nodes.benchmarks:run_sim_node",
 }
 
