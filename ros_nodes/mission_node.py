@@ -4,7 +4,9 @@ Runs an instruction end to end over the other nodes' interfaces:
 
     plan      /dexsafe/plan          (planner)
     align     /dexsafe/align_plan    (aligner)
-    confirm   plans that need confirmation run only with ``auto_confirm`` (sim, tests)
+    confirm   plans that need confirmation (sharp objects, a person) wait for a person to call
+              ``/mission/confirm`` (std_srvs/SetBool: true = go, false = refuse) within
+              ``confirm_timeout``; ``auto_confirm`` in the goal skips this (sim, tests)
     per step  grasp: /dexsafe/propose_grasps (grasp_proposer), then /dexsafe/execute_grasp
               (grasp_executor), trying the next proposal once if the first fails (the re-plan);
               retract / release: the hand opens and backs off through the executor's cancel path
@@ -29,6 +31,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from std_msgs.msg import Float64
+from std_srvs.srv import SetBool
 
 from dexsafe.action import ExecuteGrasp, RunInstruction
 from dexsafe.msg import GraspProposal, Plan, SceneObjects
@@ -44,6 +47,7 @@ PARAMS = [
     ParamSpec("grasp_timeout", 60.0, "budget for one grasp execution, s", (1.0, 600.0)),
     ParamSpec("service_timeout", 60.0, "budget for one planner/aligner/proposer call, s", (0.5, 600.0)),
     ParamSpec("use_aligner", True, "send the planner's plan through the aligner before executing"),
+    ParamSpec("confirm_timeout", 60.0, "how long a plan waits for /mission/confirm, s", (0.0, 3600.0)),
 ]
 
 
@@ -67,6 +71,10 @@ class MissionNode(Node):
         reliable = QoSProfile(depth=10)
         self.create_subscription(SceneObjects, "/dexsafe/objects", self._on_objects, reliable, callback_group=group)
         self.create_subscription(Float64, "/dexsafe/cost", self._on_cost, reliable, callback_group=group)
+        self._confirmation: bool | None = None
+        self._confirm_event = threading.Event()
+        self._awaiting_confirmation = False
+        self.create_service(SetBool, "~/confirm", self._on_confirm, callback_group=group)
         self.server = ActionServer(self, RunInstruction, "/dexsafe/run_instruction", self._execute,
                                    goal_callback=lambda _: GoalResponse.ACCEPT,
                                    cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group)
@@ -74,6 +82,33 @@ class MissionNode(Node):
     def _on_objects(self, msg: SceneObjects) -> None:
         with self._lock:
             self._objects = msg
+
+    def _on_confirm(self, req, resp):
+        if not self._awaiting_confirmation:
+            resp.success, resp.message = False, "no plan is waiting for confirmation"
+            return resp
+        self._confirmation = bool(req.data)
+        self._confirm_event.set()
+        resp.success, resp.message = True, "confirmed" if req.data else "refused by the operator"
+        return resp
+
+    def _wait_for_confirmation(self, goal_handle, plan, feedback) -> None:
+        self._confirmation = None
+        self._confirm_event.clear()
+        self._awaiting_confirmation = True
+        feedback("confirm", f"needs confirmation: {plan.rationale} (call /mission/confirm)", 0.22)
+        deadline = time.monotonic() + self.p["confirm_timeout"]
+        try:
+            while not self._confirm_event.wait(0.1):
+                if goal_handle.is_cancel_requested:
+                    raise MissionError("cancelled while waiting for confirmation")
+                if time.monotonic() > deadline:
+                    raise MissionError(f"needs confirmation, none within {self.p['confirm_timeout']:.0f} s: "
+                                       f"{plan.rationale}")
+            if not self._confirmation:
+                raise MissionError(f"refused by the operator: {plan.rationale}")
+        finally:
+            self._awaiting_confirmation = False
 
     def _on_cost(self, msg: Float64) -> None:
         with self._lock:
@@ -126,7 +161,7 @@ class MissionNode(Node):
             if plan.status == Plan.STATUS_CLARIFY:
                 raise MissionError(f"needs clarification: {plan.rationale}")
             if plan.status == Plan.STATUS_NEEDS_CONFIRMATION and not goal.auto_confirm:
-                raise MissionError(f"needs confirmation (not given): {plan.rationale}")
+                self._wait_for_confirmation(goal_handle, plan, feedback)
             lifted: list[str] = []
             for i, step in enumerate(plan.steps):
                 if goal_handle.is_cancel_requested:

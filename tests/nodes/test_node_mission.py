@@ -67,3 +67,36 @@ def test_cancel_opens_the_hand(commander, ros):
     commander.cancel()
     ros.wait_for(commander.is_done, 60.0, "the mission to end")
     assert commander.result() == TaskResult.CANCELED, commander.last_result.message
+
+
+def test_plan_needing_confirmation_waits_for_the_operator(ros):
+    """Planning in the kitchen scene: handing over the knife needs a person's confirmation;
+    the mission waits for /mission/confirm and stops when the operator says no."""
+    import time
+
+    from std_srvs.srv import SetBool
+
+    from dexsafe.ros_nodes.aligner_node import AlignerNode
+    from dexsafe.ros_nodes.mission_node import MissionNode
+    from dexsafe.ros_nodes.planner_node import PlannerNode
+
+    kitchen = [Parameter("scene", value="kitchen_table")]
+    ros.add(PlannerNode(context=ros.context, parameter_overrides=kitchen))
+    ros.add(AlignerNode(context=ros.context, parameter_overrides=kitchen))
+    ros.add(MissionNode(context=ros.context, parameter_overrides=[Parameter("confirm_timeout", value=30.0)]))
+    cmd = ros.add(MissionCommander(spin=False, context=ros.context))
+    assert cmd.wait_until_ready(20.0)
+    confirm = ros.node("operator").create_client(SetBool, "/mission/confirm")
+    assert confirm.wait_for_service(timeout_sec=10.0)
+    assert not ros.result(confirm.call_async(SetBool.Request(data=True))).success, "nothing to confirm yet"
+
+    assert cmd.run_instruction("Could you hand me the knife?", auto_confirm=False)
+    asked, end = False, time.monotonic() + 60.0
+    while not cmd.is_done():
+        fb = cmd.feedback()
+        if fb is not None and fb.phase == "confirm" and not asked:
+            asked = ros.result(confirm.call_async(SetBool.Request(data=False))).success
+        assert time.monotonic() < end
+    assert asked, "the mission asked for confirmation"
+    assert cmd.last_result.plan.status == Plan.STATUS_NEEDS_CONFIRMATION
+    assert cmd.result() == TaskResult.FAILED and "refused by the operator" in cmd.last_result.message
