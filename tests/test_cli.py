@@ -30,3 +30,13 @@ def test_unknown_subcommand_is_a_clear_error():
     proc = _run("frobnicate")
     assert proc.returncode == 2
     assert "unknown command 'frobnicate'" in proc.stderr
+
+
+def test_every_node_has_a_ros2_run_launcher():
+    from dexsafe.ros_nodes.registry import node_entries
+
+    lib = Path(sys.prefix) / "lib" / "dexsafe"
+    for name in node_entries():
+        exe = lib / name
+        assert exe.is_file(), f"`ros2 run dexsafe {name}` needs {exe} (rebuild: make build)"
+        assert exe.stat().st_mode & 0o111
