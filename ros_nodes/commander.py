@@ -42,6 +42,8 @@ class MissionCommander(Node):
         self._goal_handle = None
         self._result_future = None
         self._feedback: RunInstruction.Feedback | None = None
+        self.feedback_log: list[RunInstruction.Feedback] = []
+        """Every feedback message of the current mission, in order."""
         self.last_result: RunInstruction.Result | None = None
         self._status = TaskResult.UNKNOWN
 
@@ -61,6 +63,7 @@ class MissionCommander(Node):
         """Send the instruction; True if the mission accepted it."""
         goal = RunInstruction.Goal(instruction=instruction, auto_confirm=auto_confirm)
         self._feedback, self.last_result, self._status = None, None, TaskResult.UNKNOWN
+        self.feedback_log = []
         future = self.client.send_goal_async(goal, feedback_callback=self._on_feedback)
         if not self._wait(future, timeout) or not future.result().accepted:
             return False
@@ -70,6 +73,7 @@ class MissionCommander(Node):
 
     def _on_feedback(self, msg) -> None:
         self._feedback = msg.feedback
+        self.feedback_log.append(msg.feedback)
 
     def is_done(self, poll: float = 0.1) -> bool:
         """True once the mission has finished (successfully or not)."""

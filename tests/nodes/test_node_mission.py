@@ -38,13 +38,10 @@ def _run(cmd, text, timeout=120.0):
     import time
 
     assert cmd.run_instruction(text, auto_confirm=True)
-    phases, end = [], time.monotonic() + timeout
+    end = time.monotonic() + timeout
     while not cmd.is_done():
-        fb = cmd.feedback()
-        if fb is not None and (not phases or phases[-1] != fb.phase):
-            phases.append(fb.phase)
         assert time.monotonic() < end, "mission timed out"
-    return cmd.result(), cmd.last_result, phases
+    return cmd.result(), cmd.last_result, [f.phase for f in cmd.feedback_log]
 
 
 def test_instruction_to_lift_and_refusal(commander):
@@ -52,12 +49,18 @@ def test_instruction_to_lift_and_refusal(commander):
     assert status == TaskResult.SUCCEEDED, res.message
     assert sorted(res.objects_lifted) == ["blue_block", "red_block"]
     assert res.plan.status == Plan.STATUS_OK and res.plan.steps[0].skill == "grasp"
-    for phase in ("align", "propose", "execute"):  # the first ("plan") may precede the feedback match
+    for phase in ("align", "propose", "execute", "done"):  # "plan" may precede the feedback subscription match
         assert phase in phases
 
+    # An unsafe instruction: refused, and not a single policy command is sent towards the hand.
+    from std_msgs.msg import Float64MultiArray
+
+    policy_commands = []
+    commander.create_subscription(Float64MultiArray, "/dexsafe/policy_commands", policy_commands.append, 10)
     status, res, _ = _run(commander, "smash the red block against the table")
     assert status == TaskResult.FAILED and res.message.startswith("refused")
     assert res.plan.status == Plan.STATUS_REFUSED
+    assert policy_commands == [], "nothing but the shield's hold reached the hand"
 
 
 def test_cancel_opens_the_hand(commander, ros):
