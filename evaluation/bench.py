@@ -27,6 +27,7 @@ GROUPS: dict[str, str] = {
     "rl_throughput": "dexsafe.policies.benchmarks:run_training_throughput",
     "rl_constrained": "dexsafe.policies.benchmarks:run_constrained",
     "sim_node": "dexsafe.ros_nodes.benchmarks:run_sim_node",
+    "mission": "dexsafe.ros_nodes.benchmarks:run_mission",
 }
 
 

@@ -180,3 +180,50 @@ def run_sim_node(progress: Callable[[str], None] = print) -> list[BenchRow]:
         BenchRow("sim_node", "sim_node_real_time_factor @rtf0", sim_dt / wall, "x", None,
                  detail="sim seconds per wall second", higher_is_better=True),
     ]
+
+
+def run_mission(progress: Callable[[str], None] = print) -> list[BenchRow]:
+    """Instruction to lift over the sim graph (sim, shield, executor, planner, aligner, mission):
+    end-to-end wall time and time per stage, from the mission's feedback."""
+    from rclpy.parameter import Parameter
+
+    from dexsafe.ros_nodes.aligner_node import AlignerNode
+    from dexsafe.ros_nodes.commander import MissionCommander, TaskResult
+    from dexsafe.ros_nodes.grasp_executor_node import GraspExecutorNode
+    from dexsafe.ros_nodes.mission_node import MissionNode
+    from dexsafe.ros_nodes.planner_node import PlannerNode
+    from dexsafe.ros_nodes.safety_shield_node import SafetyShieldNode
+    from dexsafe.ros_nodes.sim_node import SimNode
+
+    instruction = "pick up the two blocks together and lift them"
+    scene = [Parameter("scene", value="two_blocks")]
+    with RosHarness() as ros:
+        progress("  bringing up the sim graph")
+        ros.add(SimNode(context=ros.context, parameter_overrides=[*scene, Parameter("cloud_rate", value=0.0)]))
+        ros.add(SafetyShieldNode(context=ros.context, parameter_overrides=scene))
+        ros.add(GraspExecutorNode(context=ros.context, parameter_overrides=scene))
+        ros.add(PlannerNode(context=ros.context, parameter_overrides=scene))
+        ros.add(AlignerNode(context=ros.context, parameter_overrides=scene))
+        mission = ros.add(MissionNode(context=ros.context, parameter_overrides=scene))
+        cmd = ros.add(MissionCommander(spin=False, context=ros.context))
+        if not cmd.wait_until_ready(30.0):
+            raise RuntimeError("mission server did not come up")
+        ros.wait_for(lambda: mission._objects is not None, 30.0, "the object list")
+        progress(f"  {instruction!r}")
+        t0 = time.monotonic()
+        cmd.run_instruction(instruction, auto_confirm=True)
+        while not cmd.is_done():
+            pass
+        total = time.monotonic() - t0
+        ok = cmd.result() == TaskResult.SUCCEEDED
+        stages: dict[str, float] = {}
+        marks = [("plan", t0)] + [(f.phase, t) for f, t in zip(cmd.feedback_log, cmd.feedback_times)]
+        marks.append(("end", t0 + total))
+        for (phase, start), (_, stop) in zip(marks, marks[1:]):
+            stages[phase] = stages.get(phase, 0.0) + (stop - start)
+    rows = [BenchRow("mission", "instruction_to_lift", total, "s", None, higher_is_better=False,
+                     detail=f"{'lifted' if ok else 'FAILED: ' + cmd.last_result.message}")]
+    for phase in ("plan", "align", "propose", "execute"):
+        if phase in stages:
+            rows.append(BenchRow("mission", f"stage_{phase}", stages[phase], "s", None))
+    return rows

@@ -44,6 +44,8 @@ class MissionCommander(Node):
         self._feedback: RunInstruction.Feedback | None = None
         self.feedback_log: list[RunInstruction.Feedback] = []
         """Every feedback message of the current mission, in order."""
+        self.feedback_times: list[float] = []
+        """Arrival time of each ``feedback_log`` entry, s (time.monotonic)."""
         self.last_result: RunInstruction.Result | None = None
         self._status = TaskResult.UNKNOWN
 
@@ -63,7 +65,7 @@ class MissionCommander(Node):
         """Send the instruction; True if the mission accepted it."""
         goal = RunInstruction.Goal(instruction=instruction, auto_confirm=auto_confirm)
         self._feedback, self.last_result, self._status = None, None, TaskResult.UNKNOWN
-        self.feedback_log = []
+        self.feedback_log, self.feedback_times = [], []
         future = self.client.send_goal_async(goal, feedback_callback=self._on_feedback)
         if not self._wait(future, timeout) or not future.result().accepted:
             return False
@@ -74,6 +76,7 @@ class MissionCommander(Node):
     def _on_feedback(self, msg) -> None:
         self._feedback = msg.feedback
         self.feedback_log.append(msg.feedback)
+        self.feedback_times.append(time.monotonic())
 
     def is_done(self, poll: float = 0.1) -> bool:
         """True once the mission has finished (successfully or not)."""
