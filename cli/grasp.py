@@ -1,0 +1,116 @@
+"""``dexsafe grasp propose``: multi-object grasp proposals (MultiGrasp stage 1) from the command line.
+
+    dexsafe grasp propose --scene two_blocks --objects red_block,blue_block --n 64 --png out.png
+
+Objects stand where the scene places them (its seed, or ``--placement-seed``), or in a row
+2 cm apart with ``--side-by-side`` (scenes that spread objects out leave nothing to grasp
+together). Prints the
+ranked proposals (energy terms, filter, validation) and optionally writes a PNG of the best
+ones and a JSON file with all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    p = sub.add_parser("propose", help="propose grasps holding several objects together")
+    p.add_argument("--scene", default="two_blocks", help="scene name (config/scenes) or path (default: two_blocks)")
+    p.add_argument("--objects", default="", help="comma-separated object ids (default: all objects of the scene)")
+    p.add_argument("--n", type=int, default=64, help="samples to optimise (the batch; default 64)")
+    p.add_argument("--top", type=int, default=4, help="proposals to print, validate and draw (default 4)")
+    p.add_argument("--budget", type=float, default=60.0, help="time budget for the optimiser, s (default 60)")
+    p.add_argument("--seed", type=int, default=0, help="optimiser seed (default 0)")
+    p.add_argument("--placement-seed", type=int, default=None, help="object placement seed (default: the scene's)")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="stand the chosen objects in a row along y, 2 cm apart, instead of the scene's placement")
+    p.add_argument("--hand", default=None, help="hand name or path (default: the scene's hand)")
+    p.add_argument("--config", default="fast_cpu", help="grasping profile (fast_cpu, multigrasp) or a YAML path")
+    p.add_argument("--no-validate", action="store_true", help="skip the MuJoCo validation")
+    p.add_argument("--png", default=None, help="write a picture of the best proposals here")
+    p.add_argument("--json", default=None, help="write the proposals as JSON here")
+
+
+def _as_dict(p) -> dict:
+    v = p.validation
+    return {"id": p.id, "object_ids": p.object_ids, "hand_position": p.hand_position.tolist(),
+            "hand_quat_xyzw": p.hand_quat_xyzw.tolist(), "wrist_rpy": p.wrist_rpy.tolist(),
+            "joint_names": p.joint_names, "joint_positions": p.joint_positions.tolist(),
+            "energy": {k: v_[0] for k, v_ in p.energy.items()}, "energy_total": p.energy_total, "score": p.score,
+            "passed_filter": p.passed_filter, "filter_failures": p.filter_failures, "metrics": p.metrics,
+            "contacts": [{"object_id": c.object_id, "link": c.link, "position": c.position.tolist(),
+                          "normal": c.normal.tolist(), "distance": c.distance} for c in p.contacts],
+            "validation": None if v is None else {"passed": v.passed, "summary": v.summary()}}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action != "propose":
+        print("dexsafe grasp: choose an action: propose (see --help)", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    from dexsafe.grasping.config import GraspConfigError
+    from dexsafe.grasping.hand_model import HandModelError
+    from dexsafe.grasping.proposals import GraspProposer, GraspRequestError, scene_object_poses, side_by_side_poses
+    from dexsafe.sim.hands import HandError
+    from dexsafe.sim.scene_spec import SceneError, load_scene
+
+    try:
+        scene = load_scene(args.scene)
+        poses = {o.id: o for o in scene_object_poses(scene, args.placement_seed)}
+        ids = [s for s in args.objects.split(",") if s] or list(poses)
+        unknown = [i for i in ids if i not in poses]
+        if unknown:
+            raise GraspRequestError(f"unknown object id(s) {unknown}; scene {scene.name!r} has {list(poses)}")
+        objects = [poses[i] for i in ids]
+        if args.side_by_side:
+            objects = side_by_side_poses([o.spec for o in objects], scene.table.height)
+        proposer = GraspProposer(args.hand or scene.hand, args.config)
+        bars: dict[str, tqdm] = {}
+
+        def progress(phase: str, step: int, total: int, energy: float) -> None:
+            if phase not in bars:
+                for b in bars.values():
+                    b.close()
+                bars[phase] = tqdm(total=total, desc=phase, unit="step", leave=True, mininterval=0.5)
+            bar = bars[phase]
+            bar.update(step - bar.n)
+            bar.set_postfix(E=f"{energy:.3f}")
+
+        ps = proposer.propose(objects, num=max(1, min(args.top, args.n)), batch=args.n, time_budget=args.budget,
+                              seed=args.seed, table_height=scene.table.height, progress=progress)
+        for b in bars.values():
+            b.close()
+        if not args.no_validate:
+            from dexsafe.grasping.validation import validate_proposals
+
+            validate_proposals(proposer.hand, objects, ps.proposals, scene.table.height, table_size=scene.table.size)
+    except (SceneError, HandError, HandModelError, GraspConfigError, GraspRequestError, ValueError) as exc:
+        print(f"dexsafe grasp: {exc}", file=sys.stderr)
+        return 2
+    print(f"{ps.accepted}/{ps.batch} samples passed the filter ({100 * ps.acceptance_rate:.1f}%) in "
+          f"{ps.seconds:.1f} s: {ps.seconds / ps.batch:.2f} s per sample, "
+          + (f"{ps.seconds / ps.accepted:.2f} s per accepted grasp" if ps.accepted else "none accepted")
+          + (" (cut by the time budget)" if ps.optim.stopped_by_budget else ""))
+    for r, p in enumerate(ps.proposals):
+        terms = " ".join(f"{k}={v:.3f}" for k, (v, _) in p.energy.items())
+        verdict = "pass" if p.passed_filter else "fail " + ",".join(p.filter_failures)
+        print(f"#{r} E={p.energy_total:.3f} [{terms}] filter={verdict}"
+              f" fc_max={p.metrics['fc_max']:.3f} dist_max={1000 * p.metrics['contact_distance_max']:.1f}mm"
+              f" depth={1000 * p.metrics['max_depth']:.1f}mm"
+              + ("" if p.validation is None else f"\n    validation: {p.validation.summary()}"))
+    if args.png:
+        from dexsafe.grasping.render import render_proposals_png
+
+        out = render_proposals_png(proposer.hand, objects, ps.proposals, args.png, table_height=scene.table.height,
+                                   top=args.top)
+        print(f"wrote {out}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([_as_dict(p) for p in ps.proposals], f, indent=1)
+        print(f"wrote {args.json}")
+    return 0

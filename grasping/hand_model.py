@@ -1,0 +1,542 @@
+"""A differentiable hand built from the hand's MuJoCo model: batched FK, contacts, surface points.
+
+Nothing here is hand-specific: ``HandModel(hand)`` composes the hand on dexsafe's wrist with
+``dexsafe.sim.compose`` (an empty scene), reads the kinematic tree (body offsets, joint axes,
+anchors and ranges) and the collision geoms (sphere, capsule, cylinder, box, mesh) from the
+compiled ``MjModel``, and generates from that geometry
+
+- **contact candidates**: small square patches (``patch_size`` m across) on the collision
+  surfaces, ``contact_density`` per m^2, on the palmar side of each link (see
+  ``palmar_direction``) and on the palm face nearest ``palm_center``. A contact is a convex
+  combination of a patch's four corners, ``x = sum_c softmax(w)_c v_c`` (MultiGrasp's quads),
+  so it slides inside its patch when the logits ``w`` change;
+- **surface points** (``surface_density`` per m^2) for hand-object and hand-table penetration;
+- **self-penetration keypoints**: spheres along each capsule/cylinder axis, at sphere centres
+  and on a grid inside boxes, with the geom's radius; pairs on the same link, on adjacent
+  links, or overlapping in the open or zero posture are excluded.
+
+Configuration vector (per sample, MultiGrasp's ``q``)::
+
+    q = [t (3), r6 (6), theta (J)]
+
+``t``: position of ``hand_base`` (the wrist flange) in ``world``, m; ``r6``: the first two
+columns of its rotation ``R`` (``dexsafe.grasping.rotation``); ``theta``: the hand's joints
+in ``joint_names`` order: the description's commanded finger joints, then its passive joints
+(rad, or m for slides). ``hand_base`` at ``R = I`` is the wrist at roll = pitch = yaw = 0: for
+dexsafe's hand files, fingers along world +x and palm facing down.
+
+Forward kinematics follows MuJoCo: body ``i`` with parent ``p`` has
+``R_i = R_p Q_i``, ``x_i = x_p + R_p b_i`` (``b_i``, ``Q_i``: ``body_pos``/``body_quat``),
+then each of its joints in order: a hinge with axis ``a`` and anchor ``c`` (body frame)
+rotates the frame about the anchor, ``R_i <- R_i Rot(a, theta)``,
+``x_i <- x_i + (R_i^old - R_i^new) c``; a slide moves it, ``x_i <- x_i + R_i a theta``.
+``tests/grasping`` checks it against ``mj_kinematics`` at random configurations.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+import torch
+
+from dexsafe.grasping.rotation import rot6d_to_matrix
+from dexsafe.sim.compose import HAND_PREFIX, SceneModel, build_scene_model
+from dexsafe.sim.hands import HandDescription, load_hand
+from dexsafe.sim.scene_spec import SceneSpec
+
+MIN_GEOM_SIZE = 0.002  # m; collision geoms smaller than this (placeholders) are ignored
+G = mujoco.mjtGeom
+
+
+class HandModelError(ValueError):
+    """A hand whose model cannot be turned into a differentiable hand; the message says why."""
+
+
+@dataclass(frozen=True)
+class _Joint:
+    var: int  # index into theta
+    kind: int  # mjtJoint
+    axis: np.ndarray
+    anchor: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Body:
+    name: str  # label without the ``hand/`` prefix (``hand_base`` for the root)
+    parent: int  # index into HandModel.bodies, -1 for hand_base
+    pos: np.ndarray
+    rot: np.ndarray
+    joints: tuple[_Joint, ...]
+
+
+# --- surface sampling in a geom's own frame --------------------------------------------------------
+
+def _fibonacci(n: int) -> np.ndarray:
+    """``n`` near-uniform unit vectors (Fibonacci lattice)."""
+    i = np.arange(n) + 0.5
+    phi = np.arccos(1 - 2 * i / n)
+    theta = math.pi * (1 + 5 ** 0.5) * i
+    return np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)], axis=1)
+
+
+def _tangents(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    helper = np.where(np.abs(n[:, :1]) < 0.9, np.array([[1.0, 0, 0]]), np.array([[0, 1.0, 0]]))
+    t1 = np.cross(n, helper)
+    t1 /= np.linalg.norm(t1, axis=1, keepdims=True)
+    return t1, np.cross(n, t1)
+
+
+def _geom_area(kind: int, size: np.ndarray, mesh: tuple[np.ndarray, np.ndarray] | None) -> float:
+    if kind == G.mjGEOM_SPHERE:
+        return 4 * math.pi * size[0] ** 2
+    if kind == G.mjGEOM_CAPSULE:
+        return 4 * math.pi * size[0] ** 2 + 2 * math.pi * size[0] * 2 * size[1]
+    if kind == G.mjGEOM_CYLINDER:
+        return 2 * math.pi * size[0] ** 2 + 2 * math.pi * size[0] * 2 * size[1]
+    if kind == G.mjGEOM_BOX:
+        a, b, c = 2 * size[:3]
+        return 2 * (a * b + b * c + a * c)
+    if kind == G.mjGEOM_MESH and mesh is not None:
+        import trimesh
+
+        return float(trimesh.Trimesh(*mesh, process=False).area)
+    raise HandModelError(f"collision geom type {kind} is not supported (sphere, capsule, cylinder, box, mesh)")
+
+
+def _sample_geom(kind: int, size: np.ndarray, n: int, mesh) -> tuple[np.ndarray, np.ndarray]:
+    """About ``n`` surface points and outward normals of a geom, in the geom frame (deterministic)."""
+    n = max(1, int(n))
+    if kind == G.mjGEOM_SPHERE:
+        u = _fibonacci(n)
+        return size[0] * u, u
+    if kind in (G.mjGEOM_CAPSULE, G.mjGEOM_CYLINDER):
+        r, h = size[0], size[1]
+        side = 2 * math.pi * r * 2 * h
+        caps = 4 * math.pi * r * r if kind == G.mjGEOM_CAPSULE else 2 * math.pi * r * r
+        n_side = max(1, int(round(n * side / (side + caps))))
+        n_ring = max(3, int(round(math.sqrt(n_side * 2 * math.pi * r / (2 * h)))))
+        n_z = max(1, int(math.ceil(n_side / n_ring)))
+        th, z = np.meshgrid(np.linspace(0, 2 * math.pi, n_ring, endpoint=False),
+                            (np.arange(n_z) + 0.5) / n_z * 2 * h - h)
+        th, z = th.ravel(), z.ravel()
+        nrm = np.stack([np.cos(th), np.sin(th), np.zeros_like(th)], 1)
+        pts = [np.stack([r * np.cos(th), r * np.sin(th), z], 1)]
+        nrms = [nrm]
+        n_cap = max(1, n - len(th))
+        if kind == G.mjGEOM_CAPSULE:
+            u = _fibonacci(2 * (n_cap // 2 + 1))
+            for sgn in (1.0, -1.0):
+                uu = u[u[:, 2] * sgn > 0]
+                pts.append(r * uu + np.array([0, 0, sgn * h]))
+                nrms.append(uu)
+        else:
+            k = max(1, n_cap // 2)
+            rad = r * np.sqrt((np.arange(k) + 0.5) / k)
+            ang = np.arange(k) * math.pi * (3 - 5 ** 0.5)
+            for sgn in (1.0, -1.0):
+                pts.append(np.stack([rad * np.cos(ang), rad * np.sin(ang), np.full(k, sgn * h)], 1))
+                nrms.append(np.tile([0, 0, sgn], (k, 1)))
+        return np.concatenate(pts), np.concatenate(nrms)
+    if kind == G.mjGEOM_BOX:
+        h = size[:3]
+        area = _geom_area(kind, size, None)
+        pts, nrms = [], []
+        for ax in range(3):
+            u, v = [a for a in range(3) if a != ax]
+            face = 4 * h[u] * h[v]
+            m = max(1, int(round(n * face / area)))
+            nu = max(1, int(round(math.sqrt(m * h[u] / h[v]))))
+            nv = max(1, int(math.ceil(m / nu)))
+            gu, gv = np.meshgrid((np.arange(nu) + 0.5) / nu * 2 - 1, (np.arange(nv) + 0.5) / nv * 2 - 1)
+            for sgn in (1.0, -1.0):
+                p = np.zeros((gu.size, 3))
+                p[:, u], p[:, v], p[:, ax] = gu.ravel() * h[u], gv.ravel() * h[v], sgn * h[ax]
+                nn = np.zeros_like(p)
+                nn[:, ax] = sgn
+                pts.append(p)
+                nrms.append(nn)
+        return np.concatenate(pts), np.concatenate(nrms)
+    if kind == G.mjGEOM_MESH and mesh is not None:
+        import trimesh
+
+        tm = trimesh.Trimesh(*mesh, process=False)
+        pts, face = trimesh.sample.sample_surface_even(tm, n, seed=0)
+        return np.asarray(pts), np.asarray(tm.face_normals[face])
+    raise HandModelError(f"collision geom type {kind} is not supported (sphere, capsule, cylinder, box, mesh)")
+
+
+def _project(kind: int, size: np.ndarray, p: np.ndarray, n_ref: np.ndarray) -> np.ndarray:
+    """Put patch corners ``p`` (geom frame) back on the geom's surface."""
+    if kind == G.mjGEOM_SPHERE:
+        return size[0] * p / np.linalg.norm(p, axis=-1, keepdims=True)
+    if kind == G.mjGEOM_CAPSULE:
+        c = np.zeros_like(p)
+        c[..., 2] = np.clip(p[..., 2], -size[1], size[1])
+        d = p - c
+        return c + size[0] * d / np.linalg.norm(d, axis=-1, keepdims=True)
+    if kind == G.mjGEOM_CYLINDER:
+        out = p.copy()
+        side = np.abs(n_ref[..., 2]) < 0.5
+        rad = np.linalg.norm(p[..., :2], axis=-1, keepdims=True)
+        out[..., :2] = np.where(side[..., None], p[..., :2] * size[0] / rad, p[..., :2])
+        out[..., 2] = np.clip(out[..., 2], -size[1], size[1])
+        return out
+    if kind == G.mjGEOM_BOX:
+        return np.clip(p, -size[:3], size[:3])
+    return p
+
+
+def _keypoints(kind: int, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Self-penetration spheres (centres in the geom frame, radii), m."""
+    if kind == G.mjGEOM_SPHERE:
+        return np.zeros((1, 3)), np.array([size[0]])
+    if kind in (G.mjGEOM_CAPSULE, G.mjGEOM_CYLINDER):
+        r, h = size[0], size[1]
+        k = max(2, int(math.ceil(2 * h / r)) + 1)
+        z = np.linspace(-h, h, k)
+        return np.stack([np.zeros(k), np.zeros(k), z], 1), np.full(k, r)
+    if kind == G.mjGEOM_BOX:
+        h = size[:3]
+        ax = int(np.argmin(h))
+        r = h[ax]
+        u, v = [a for a in range(3) if a != ax]
+        nu = max(1, int(math.ceil(h[u] / r)))
+        nv = max(1, int(math.ceil(h[v] / r)))
+        gu, gv = np.meshgrid(np.linspace(-h[u] + r, h[u] - r, nu) if nu > 1 else [0.0],
+                             np.linspace(-h[v] + r, h[v] - r, nv) if nv > 1 else [0.0])
+        p = np.zeros((gu.size, 3))
+        p[:, u], p[:, v] = gu.ravel(), gv.ravel()
+        return p, np.full(len(p), r)
+    return np.zeros((0, 3)), np.zeros(0)
+
+
+def _quat_to_mat(q) -> np.ndarray:
+    m = np.zeros(9)
+    mujoco.mju_quat2Mat(m, np.asarray(q, dtype=float))
+    return m.reshape(3, 3)
+
+
+@functools.lru_cache(maxsize=8)
+def hand_scene_model(hand_name_or_path: str) -> SceneModel:
+    """The hand alone on dexsafe's wrist (an empty scene), compiled; cached per hand."""
+    scene = SceneSpec(name="grasp_hand", objects=(), workspace_min=(-5.0, -5.0, -5.0), workspace_max=(5.0, 5.0, 5.0))
+    return build_scene_model(scene, load_hand(hand_name_or_path))
+
+
+class HandModel:
+    """The differentiable hand; see the module docstring. ``hand``: a name, a path or a loaded
+    ``HandDescription``. Densities in points per m^2, ``patch_size`` in m."""
+
+    def __init__(self, hand: HandDescription | str = "dexsafe_hand", *, contact_density: float = 4000.0,
+                 surface_density: float = 8000.0, patch_size: float = 0.008, palmar_cos: float = -0.2,
+                 palm_contacts: bool = True,
+                 dtype: torch.dtype = torch.float32, scene_model: SceneModel | None = None):
+        if isinstance(hand, str):
+            hand = load_hand(hand)
+        self.description = hand
+        self.dtype = dtype
+        if scene_model is None:
+            src = str(hand.source) if hand.source is not None else hand.name
+            scene_model = hand_scene_model(src)
+        self.scene_model = sm = scene_model
+        m = sm.model
+        self.mj_model = m
+        base = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "hand_base")
+        if base < 0:
+            raise HandModelError("the composed model has no hand_base body")
+        # Bodies of the hand subtree, in MuJoCo order (parents first).
+        index = {base: 0}
+        bodies = [_Body("hand_base", -1, np.zeros(3), np.eye(3), ())]
+        self.mj_body_ids = [base]
+        commanded = list(hand.finger_joint_names)
+        passive = list(hand.passive_joints)
+        self.joint_names: tuple[str, ...] = tuple(commanded + passive)
+        self.num_commanded = len(commanded)
+        seen: set[str] = set()
+        for b in range(base + 1, m.nbody):
+            parent = int(m.body_parentid[b])
+            if parent not in index:
+                continue
+            name = m.body(b).name
+            joints = []
+            for j in range(m.body_jntadr[b], m.body_jntadr[b] + m.body_jntnum[b]):
+                jname = m.joint(j).name[len(HAND_PREFIX):]
+                kind = int(m.jnt_type[j])
+                if kind not in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE):
+                    raise HandModelError(f"hand {hand.name!r}: joint {jname!r} is a ball or free joint; "
+                                         "only hinges and slides are supported")
+                if jname not in self.joint_names:
+                    raise HandModelError(f"hand {hand.name!r}: joint {jname!r} is neither a commanded nor a "
+                                         "passive joint of the description")
+                seen.add(jname)
+                joints.append(_Joint(self.joint_names.index(jname), kind, m.jnt_axis[j].copy(), m.jnt_pos[j].copy()))
+            index[b] = len(bodies)
+            self.mj_body_ids.append(b)
+            label = name[len(HAND_PREFIX):] if name.startswith(HAND_PREFIX) else name
+            bodies.append(_Body(label, index[parent], m.body_pos[b].copy(), _quat_to_mat(m.body_quat[b]),
+                                tuple(joints)))
+        missing = [j for j in self.joint_names if j not in seen]
+        if missing:
+            raise HandModelError(f"hand {hand.name!r}: joints {missing} are not in the hand's body tree")
+        self.bodies = bodies
+        self.body_names = [b.name for b in bodies]
+        # Finger (kinematic chain) of each body: its ancestor just below the palm body (the palm and
+        # bodies above it are their own chain), as indices into ``bodies``.
+        palm = self.body_names.index(hand.palm_body) if hand.palm_body in self.body_names else 0
+        finger = []
+        for i in range(len(bodies)):
+            j = i
+            while bodies[j].parent >= 0 and bodies[j].parent != palm:
+                j = bodies[j].parent
+            finger.append(j if bodies[j].parent == palm else i)
+        self.finger_of_body = torch.tensor(finger, dtype=torch.long)
+        # Joint limits: the description's for commanded joints, the model's for passive ones.
+        lo, hi = [], []
+        for j in hand.joints:
+            lo.append(j.lower)
+            hi.append(j.upper)
+        for jn in passive:
+            jid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, HAND_PREFIX + jn)
+            limited = bool(m.jnt_limited[jid])
+            lo.append(float(m.jnt_range[jid, 0]) if limited else -math.pi)
+            hi.append(float(m.jnt_range[jid, 1]) if limited else math.pi)
+        self.joint_lower = torch.tensor(lo, dtype=dtype)
+        self.joint_upper = torch.tensor(hi, dtype=dtype)
+        self.open_posture = torch.tensor(np.concatenate([hand.finger_open_posture(), np.zeros(len(passive))]),
+                                         dtype=dtype).clamp(self.joint_lower, self.joint_upper)
+        self._eye = torch.eye(3, dtype=dtype)
+        self._joint_k = {}
+        for b in bodies:
+            for j in b.joints:
+                a = j.axis / np.linalg.norm(j.axis)
+                Kx = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+                self._joint_k[j.var] = (torch.tensor(Kx, dtype=dtype), torch.tensor(Kx @ Kx, dtype=dtype))
+        self._body_pos = torch.tensor(np.array([b.pos for b in bodies]), dtype=dtype)
+        self._body_rot = torch.tensor(np.array([b.rot for b in bodies]), dtype=dtype)
+        self._build_geometry(contact_density, surface_density, patch_size, palmar_cos, palm_contacts)
+
+    # --- sizes -----------------------------------------------------------------------------
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    @property
+    def dof(self) -> int:
+        """Length of ``q``: 3 + 6 + number of joints."""
+        return 9 + self.num_joints
+
+    @property
+    def num_contact_candidates(self) -> int:
+        return int(self.cand_body.shape[0])
+
+    # --- kinematics ------------------------------------------------------------------------
+    def forward_kinematics(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """World poses of every body for ``q`` (B, dof): positions (B, NB, 3) m, rotations (B, NB, 3, 3)."""
+        q = q.to(self.dtype)
+        t, R0, theta = q[:, :3], rot6d_to_matrix(q[:, 3:9]), q[:, 9:]
+        bp, br = self._body_pos.to(q.device), self._body_rot.to(q.device)
+        pos, rot = [t], [R0]
+        for i in range(1, len(self.bodies)):
+            b = self.bodies[i]
+            Rp, xp = rot[b.parent], pos[b.parent]
+            R = Rp @ br[i]
+            x = xp + Rp @ bp[i]
+            for j in b.joints:
+                if j.kind == mujoco.mjtJoint.mjJNT_HINGE:
+                    # Rodrigues with a constant axis: Rot(a, th) = I + sin(th) K + (1 - cos(th)) K^2, K = [a]x
+                    th = theta[:, j.var, None, None]
+                    Kx, K2 = self._joint_k[j.var]
+                    Rj = self._eye + torch.sin(th) * Kx + (1 - torch.cos(th)) * K2
+                    Rn = R @ Rj
+                    if np.any(j.anchor):
+                        c = torch.as_tensor(j.anchor, dtype=q.dtype, device=q.device)
+                        x = x + (R - Rn) @ c
+                    R = Rn
+                else:
+                    axis = torch.as_tensor(j.axis, dtype=q.dtype, device=q.device)
+                    x = x + (R @ axis) * theta[:, j.var:j.var + 1]
+            pos.append(x)
+            rot.append(R)
+        return torch.stack(pos, 1), torch.stack(rot, 1)
+
+    @staticmethod
+    def transform(fk: tuple[torch.Tensor, torch.Tensor], body: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+        """Points ``local`` (N, 3) or (B, N, 3) fixed to bodies ``body`` (N,) or (B, N) -> world (B, N, 3)."""
+        pos, rot = fk
+        if body.dim() == 1:
+            P, Rm = pos[:, body], rot[:, body]
+            loc = local.unsqueeze(0).expand(pos.shape[0], -1, -1) if local.dim() == 2 else local
+        else:
+            P = torch.gather(pos, 1, body[..., None].expand(-1, -1, 3))
+            Rm = torch.gather(rot, 1, body[..., None, None].expand(-1, -1, 3, 3))
+            loc = local
+        return P + (Rm * loc.unsqueeze(-2)).sum(-1)
+
+    def surface_points(self, fk) -> torch.Tensor:
+        """(B, S, 3) hand surface points in world, m."""
+        return self.transform(fk, self.surf_body, self.surf_local)
+
+    def keypoints(self, fk) -> torch.Tensor:
+        """(B, K, 3) self-penetration sphere centres in world, m (radii: ``kp_radius``)."""
+        return self.transform(fk, self.kp_body, self.kp_local)
+
+    def contact_points(self, fk, cpi: torch.Tensor, cpw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Contacts for candidate indices ``cpi`` (B, C) and corner logits ``cpw`` (B, C, 4): world
+        points ``sum_c softmax(cpw)_c v_c`` (B, C, 3), m, and the patches' outward normals (B, C, 3)."""
+        corners = self.cand_corners[cpi]  # (B, C, 4, 3)
+        local = (torch.softmax(cpw, -1).unsqueeze(-1) * corners).sum(-2)
+        body = self.cand_body[cpi]
+        x = self.transform(fk, body, local)
+        pos, rot = fk
+        Rm = torch.gather(rot, 1, body[..., None, None].expand(-1, -1, 3, 3))
+        n = (Rm * self.cand_normal[cpi].unsqueeze(-2)).sum(-1)
+        return x, n
+
+    # --- geometry generation ------------------------------------------------------------------
+    def _collision_geoms(self):
+        """(body index, geom type, size, R_geom, p_geom, mesh) of every collision geom of the hand."""
+        m = self.mj_model
+        out = []
+        for gi in range(m.ngeom):
+            b = int(m.geom_bodyid[gi])
+            if b not in self.mj_body_ids or not (m.geom_contype[gi] or m.geom_conaffinity[gi]):
+                continue
+            kind = int(m.geom_type[gi])
+            size = m.geom_size[gi].copy()
+            mesh = None
+            if kind == G.mjGEOM_MESH:
+                mid = int(m.geom_dataid[gi])
+                va, vn = m.mesh_vertadr[mid], m.mesh_vertnum[mid]
+                fa, fn = m.mesh_faceadr[mid], m.mesh_facenum[mid]
+                mesh = (m.mesh_vert[va:va + vn].copy(), m.mesh_face[fa:fa + fn].copy())
+                extent = np.ptp(mesh[0], axis=0).max() / 2
+            else:
+                extent = float(max(size[0], size[1] if kind != G.mjGEOM_SPHERE else 0, size[2]))
+            if extent < MIN_GEOM_SIZE:
+                continue
+            out.append((self.mj_body_ids.index(b), kind, size, _quat_to_mat(m.geom_quat[gi]), m.geom_pos[gi].copy(),
+                        mesh))
+        if not out:
+            raise HandModelError(f"hand {self.description.name!r} has no collision geoms")
+        return out
+
+    def palmar_direction(self, body: int, points: np.ndarray) -> np.ndarray | None:
+        """Unit directions (body frame) in which ``points`` of ``body`` move when the hand closes.
+
+        The closing joint is the body's own or nearest ancestor's hinge with a one-sided range
+        (flexion: the range lies mostly on one side of zero; its sign is the closing direction).
+        A point ``x`` moves along ``s * a x (x - c)`` (axis ``a``, anchor ``c``). Returns ``None``
+        where no such joint exists (the palm, abduction-only links).
+        """
+        chain = []  # (body, R_body_to_current, p) walking up to the joint's body
+        i, R, p = body, np.eye(3), np.zeros(3)
+        while i > 0:
+            b = self.bodies[i]
+            for j in reversed(b.joints):
+                if j.kind != mujoco.mjtJoint.mjJNT_HINGE:
+                    continue
+                lo, hi = float(self.joint_lower[j.var]), float(self.joint_upper[j.var])
+                if abs(hi + lo) < 0.25 * (hi - lo):
+                    continue  # symmetric range: abduction, not closing
+                s = 1.0 if hi + lo > 0 else -1.0
+                xs = points @ R.T + p  # points in body i's frame
+                v = s * np.cross(j.axis, xs - j.anchor)
+                v = v @ R  # back to the original body's frame
+                nrm = np.linalg.norm(v, axis=1, keepdims=True)
+                return np.where(nrm > 1e-9, v / np.maximum(nrm, 1e-12), 0.0)
+            chain.append(i)
+            p = b.rot @ p + b.pos
+            R = b.rot @ R
+            i = b.parent
+        return None
+
+    def _build_geometry(self, contact_density: float, surface_density: float, patch: float, palmar_cos: float,
+                        palm_contacts: bool):
+        geoms = self._collision_geoms()
+        palm = self.body_names.index(self.description.palm_body) if self.description.palm_body in self.body_names \
+            else None
+        palm_center = np.asarray(self.description.palm_center, dtype=float)
+        cand_body, cand_corners, cand_normal = [], [], []
+        surf_body, surf_local = [], []
+        kp_body, kp_local, kp_radius = [], [], []
+        for body, kind, size, Rg, pg, mesh in geoms:
+            area = _geom_area(kind, size, mesh)
+            pts, nrm = _sample_geom(kind, size, area * surface_density, mesh)
+            surf_body += [body] * len(pts)
+            surf_local.append(pts @ Rg.T + pg)
+            c_pts, c_nrm = _sample_geom(kind, size, max(1.0, area * contact_density), mesh)
+            t1, t2 = _tangents(c_nrm)
+            h = 0.5 * patch
+            corners = np.stack([c_pts + h * (a * t1 + b * t2) for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))], 1)
+            corners = _project(kind, size, corners, c_nrm[:, None, :].repeat(4, 1))
+            w_pts, w_nrm = c_pts @ Rg.T + pg, c_nrm @ Rg.T
+            w_corners = corners @ Rg.T + pg
+            keep = np.ones(len(w_pts), dtype=bool)
+            if body == palm:
+                u = palm_center - pg
+                if not palm_contacts:
+                    keep[:] = False
+                elif np.linalg.norm(u) > 1e-6:
+                    keep = w_nrm @ (u / np.linalg.norm(u)) > 0.5
+            else:
+                d = self.palmar_direction(body, w_pts)
+                # Links that no closing joint moves (abduction-only knuckles) cannot press on anything.
+                keep = np.einsum("ij,ij->i", w_nrm, d) > palmar_cos if d is not None else keep & False
+            cand_body += [body] * int(keep.sum())
+            cand_corners.append(w_corners[keep])
+            cand_normal.append(w_nrm[keep])
+            kp, kr = _keypoints(kind, size)
+            kp_body += [body] * len(kp)
+            kp_local.append(kp @ Rg.T + pg)
+            kp_radius.append(kr)
+        dt = self.dtype
+        self.cand_body = torch.tensor(cand_body, dtype=torch.long)
+        self.cand_corners = torch.tensor(np.concatenate(cand_corners), dtype=dt)
+        self.cand_normal = torch.tensor(np.concatenate(cand_normal), dtype=dt)
+        if len(self.cand_body) < 3:
+            raise HandModelError(f"hand {self.description.name!r}: only {len(self.cand_body)} contact candidates")
+        self.surf_body = torch.tensor(surf_body, dtype=torch.long)
+        self.surf_local = torch.tensor(np.concatenate(surf_local), dtype=dt)
+        self.kp_body = torch.tensor(kp_body, dtype=torch.long)
+        self.kp_local = torch.tensor(np.concatenate(kp_local), dtype=dt)
+        self.kp_radius = torch.tensor(np.concatenate(kp_radius), dtype=dt)
+        self.kp_pairs = self._keypoint_pairs()
+
+    def _ancestor_with_keypoints(self, b: int, has: set[int]) -> int:
+        b = self.bodies[b].parent
+        while b > 0 and b not in has:
+            b = self.bodies[b].parent
+        return b
+
+    def _keypoint_pairs(self) -> torch.Tensor:
+        """(P, 2) keypoint index pairs checked for self-penetration (see the module docstring)."""
+        kb = self.kp_body.numpy()
+        has = set(kb.tolist())
+        k = len(kb)
+        ii, jj = np.triu_indices(k, 1)
+        bi, bj = kb[ii], kb[jj]
+        adjacent = np.array([a == b or self._ancestor_with_keypoints(a, has) == b
+                             or self._ancestor_with_keypoints(b, has) == a for a, b in zip(bi, bj)], dtype=bool)
+        keep = ~adjacent
+        with torch.no_grad():
+            for theta in (torch.zeros(self.num_joints, dtype=self.dtype), self.open_posture):
+                q = torch.cat([torch.zeros(3, dtype=self.dtype), torch.tensor([1, 0, 0, 0, 1, 0], dtype=self.dtype),
+                               theta])[None]
+                p = self.keypoints(self.forward_kinematics(q))[0].numpy()
+                r = self.kp_radius.numpy()
+                d = np.linalg.norm(p[ii] - p[jj], axis=1)
+                keep &= d >= r[ii] + r[jj]
+        return torch.tensor(np.stack([ii[keep], jj[keep]], 1), dtype=torch.long)
+
+    # --- conversions --------------------------------------------------------------------------
+    def identity_q(self, batch: int = 1) -> torch.Tensor:
+        """(batch, dof): wrist at the origin, R = I, joints in the open posture."""
+        q = torch.zeros(batch, self.dof, dtype=self.dtype)
+        q[:, 3] = 1.0
+        q[:, 7] = 1.0
+        q[:, 9:] = self.open_posture
+        return q

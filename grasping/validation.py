@@ -1,0 +1,210 @@
+"""Physics checks of grasp proposals in MuJoCo (the hand composed as ``dexsafe.sim`` does).
+
+Both checks hold the wrist kinematically: every physics step the six wrist joints are reset
+to the commanded pose (the arm is assumed perfect), and MuJoCo's position servos drive the
+fingers. Targets are the proposal's joints **pushed inward**: a few gradient steps on
+``sum_k |x_k(theta) - (x_k - d n_k)|^2`` move each contact ``d`` (``push_depth``) into its
+object along the object's normal (DexGraspNet pushes 1 mm with PD gain 1000; dexsafe's
+finger servos are much weaker, so the default pushes further).
+
+1. **Gravity test** (DexGraspNet): per direction ``g`` in {+-x, +-y, +-z}, table and floor
+   collisions off, the fingers settle for ``settle_time`` s without gravity, then gravity
+   ``9.81 g`` acts for ``gravity_time`` s. An object passes a direction if it still touches
+   the hand and moved less than ``max_shift`` m; it passes the test if it passes all six.
+2. **Close and lift**: table on, gravity down; fingers squeeze (twice the push), then the
+   wrist rises ``lift_height`` m over ``lift_time`` s and holds ``hold_time`` s. It passes if
+   every object rose at least half the lift height (MultiGrasp's success: all objects lifted).
+
+The wrist's own hinge limits are lifted for these checks (the pose is pinned); whether the
+proposal's wrist angles are within the hand description's limits is reported separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+import torch
+
+from dexsafe.grasping.hand_model import HandModel
+from dexsafe.grasping.proposals import ObjectPose, Proposal
+from dexsafe.sim.compose import build_scene_model
+from dexsafe.sim.geometry import xyzw_to_wxyz
+from dexsafe.sim.scene_spec import SceneSpec, TableSpec
+
+DIRECTIONS = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0), "+z": (0, 0, 1), "-z": (0, 0, -1)}
+GRAVITY = 9.81
+
+
+@dataclass
+class ValidationResult:
+    gravity: dict[str, dict[str, bool]] = field(default_factory=dict)  # object -> direction -> passed
+    lift_rise: dict[str, float] = field(default_factory=dict)  # object -> rise after the lift, m
+    lift_height: float = 0.1
+    wrist_reachable: bool = True
+
+    @property
+    def gravity_passed(self) -> dict[str, bool]:
+        return {o: all(d.values()) for o, d in self.gravity.items()}
+
+    @property
+    def lift_passed(self) -> bool:
+        return bool(self.lift_rise) and all(r >= 0.5 * self.lift_height for r in self.lift_rise.values())
+
+    @property
+    def passed(self) -> bool:
+        return all(self.gravity_passed.values()) and self.lift_passed
+
+    def summary(self) -> str:
+        parts = []
+        for o, dirs in self.gravity.items():
+            failed = [d for d, ok in dirs.items() if not ok]
+            parts.append(f"{o}: gravity {6 - len(failed)}/6" + (f" (lost {','.join(failed)})" if failed else ""))
+        rises = ", ".join(f"{o} {100 * r:.1f} cm" for o, r in self.lift_rise.items())
+        parts.append(f"lift {'ok' if self.lift_passed else 'FAILED'} ({rises} of {100 * self.lift_height:.0f} cm)")
+        if not self.wrist_reachable:
+            parts.append("wrist angles outside the wrist's limits")
+        return "; ".join(parts)
+
+
+class GraspValidator:
+    """MuJoCo checks for proposals on one object set (the model is built once and reused)."""
+
+    def __init__(self, hand: HandModel, objects: list[ObjectPose], table_height: float = 0.4,
+                 table_size: tuple[float, float] = (0.8, 0.6), *, push_depth: float = 0.006,
+                 settle_time: float = 0.2, gravity_time: float = 0.6, max_shift: float = 0.02,
+                 lift_height: float = 0.1, lift_time: float = 0.6, hold_time: float = 0.3):
+        self.hand, self.objects = hand, list(objects)
+        self.push_depth, self.settle_time, self.gravity_time = push_depth, settle_time, gravity_time
+        self.max_shift, self.lift_height, self.lift_time, self.hold_time = max_shift, lift_height, lift_time, hold_time
+        specs = tuple(o.spec for o in objects)
+        scene = SceneSpec(name="grasp_validation", hand=hand.description.name,
+                          table=TableSpec(table_size, table_height), workspace_min=(-3.0, -3.0, 0.0),
+                          workspace_max=(3.0, 3.0, 3.0), objects=specs)
+        self.sm = build_scene_model(scene, hand.description)
+        self.model = self.sm.model
+        self.data = mujoco.MjData(self.model)
+        m = self.model
+        for j in self.sm.joint_ids[3:6]:
+            m.jnt_limited[j] = 0
+        self._world_geoms = [self.sm.table_geom_id, self.sm.floor_geom_id]
+        self._world_bits = {g: (int(m.geom_contype[g]), int(m.geom_conaffinity[g])) for g in self._world_geoms}
+        self._obj_body = {o.id: self.sm.object_body_ids[o.id] for o in objects}
+
+    # --- helpers ----------------------------------------------------------------------------
+    def pushed_joints(self, p: Proposal, depth: float) -> np.ndarray:
+        """Joint targets that move each contact ``depth`` m into its object (see the module docstring)."""
+        hand = self.hand
+        q = torch.tensor(p.q, dtype=hand.dtype)[None]
+        cpi = torch.tensor(p.contact_indices)[None]
+        cpw = torch.tensor(p.contact_weights, dtype=hand.dtype)[None]
+        with torch.no_grad():
+            x0, _ = hand.contact_points(hand.forward_kinematics(q), cpi, cpw)
+        n = torch.tensor(np.array([c.normal for c in p.contacts]), dtype=hand.dtype)[None]
+        goal = x0 - depth * n
+        theta = q[:, 9:].clone().requires_grad_(True)
+        opt = torch.optim.Adam([theta], lr=0.01)
+        for _ in range(40):
+            opt.zero_grad()
+            x, _ = hand.contact_points(hand.forward_kinematics(torch.cat([q[:, :9], theta], 1)), cpi, cpw)
+            ((x - goal) ** 2).sum().backward()
+            opt.step()
+        th = theta.detach()[0]
+        return th.clamp(hand.joint_lower, hand.joint_upper).double().numpy()
+
+    def _reset(self, p: Proposal, theta: np.ndarray) -> np.ndarray:
+        m, d, sm = self.model, self.data, self.sm
+        mujoco.mj_resetData(m, d)
+        nc = self.hand.num_commanded
+        wrist = np.concatenate([p.hand_position, p.wrist_rpy])
+        d.qpos[sm.qpos_adr] = np.concatenate([wrist, p.joint_positions[:nc]])
+        if len(sm.passive_qpos_adr):
+            d.qpos[sm.passive_qpos_adr] = p.joint_positions[nc:]
+        d.ctrl[sm.actuator_ids] = np.concatenate([wrist, theta[:nc]])
+        for o in self.objects:
+            adr = sm.object_qpos_adr[o.id]
+            d.qpos[adr:adr + 3] = o.position
+            d.qpos[adr + 3:adr + 7] = xyzw_to_wxyz(o.quat_xyzw)
+        mujoco.mj_forward(m, d)
+        return wrist
+
+    def _run(self, wrist: np.ndarray, seconds: float, lift: tuple[float, float] | None = None) -> None:
+        """Step ``seconds`` with the wrist pinned (optionally rising linearly ``lift = (h0, h1)``)."""
+        m, d, sm = self.model, self.data, self.sm
+        n = max(1, int(round(seconds / m.opt.timestep)))
+        vz = 0.0 if lift is None else (lift[1] - lift[0]) / (n * m.opt.timestep)
+        for i in range(n):
+            w = wrist.copy()
+            if lift is not None:
+                w[2] += lift[0] + (lift[1] - lift[0]) * i / n
+            d.qpos[sm.qpos_adr[:6]] = w
+            # The pinned wrist moves at the planned velocity, so contacts (friction) see the hand moving.
+            d.qvel[sm.dof_adr[:6]] = (0.0, 0.0, vz, 0.0, 0.0, 0.0)
+            d.ctrl[sm.actuator_ids[:6]] = w
+            mujoco.mj_step(m, d)
+
+    def _touching(self) -> set[str]:
+        m, d, sm = self.model, self.data, self.sm
+        out = set()
+        body_to_obj = {b: o for o, b in self._obj_body.items()}
+        for i in range(d.ncon):
+            c = d.contact[i]
+            b1, b2 = int(m.geom_bodyid[c.geom[0]]), int(m.geom_bodyid[c.geom[1]])
+            if sm.hand_body_mask[b1] and b2 in body_to_obj:
+                out.add(body_to_obj[b2])
+            elif sm.hand_body_mask[b2] and b1 in body_to_obj:
+                out.add(body_to_obj[b1])
+        return out
+
+    def _obj_pos(self) -> dict[str, np.ndarray]:
+        return {o: self.data.xpos[b].copy() for o, b in self._obj_body.items()}
+
+    def _world_collisions(self, on: bool) -> None:
+        for g, (ct, ca) in self._world_bits.items():
+            self.model.geom_contype[g], self.model.geom_conaffinity[g] = (ct, ca) if on else (0, 0)
+
+    # --- the checks -------------------------------------------------------------------------
+    def validate(self, p: Proposal) -> ValidationResult:
+        m = self.model
+        res = ValidationResult(lift_height=self.lift_height, wrist_reachable=p.wrist_reachable)
+        push = self.pushed_joints(p, self.push_depth)
+        res.gravity = {o.id: {} for o in self.objects}
+        try:
+            self._world_collisions(False)
+            for name, g in DIRECTIONS.items():
+                wrist = self._reset(p, push)
+                m.opt.gravity[:] = 0.0
+                self._run(wrist, self.settle_time)
+                start = self._obj_pos()
+                m.opt.gravity[:] = GRAVITY * np.asarray(g, float)
+                self._run(wrist, self.gravity_time)
+                end, touching = self._obj_pos(), self._touching()
+                for o in res.gravity:
+                    res.gravity[o][name] = bool(o in touching and np.linalg.norm(end[o] - start[o]) < self.max_shift)
+        finally:
+            self._world_collisions(True)
+            m.opt.gravity[:] = (0.0, 0.0, -GRAVITY)
+        squeeze = self.pushed_joints(p, 2 * self.push_depth)
+        wrist = self._reset(p, squeeze)
+        self._run(wrist, self.settle_time)
+        start = self._obj_pos()
+        self._run(wrist, self.lift_time, (0.0, self.lift_height))
+        wrist_up = wrist.copy()
+        wrist_up[2] += self.lift_height
+        self._run(wrist_up, self.hold_time)
+        end = self._obj_pos()
+        res.lift_rise = {o: float(end[o][2] - start[o][2]) for o in start}
+        return res
+
+
+def validate_proposals(hand: HandModel, objects: list[ObjectPose], proposals: list[Proposal],
+                       table_height: float = 0.4, **kwargs) -> list[ValidationResult]:
+    """Validate each proposal (attaching the result as ``proposal.validation``); returns the results."""
+    v = GraspValidator(hand, objects, table_height, **kwargs)
+    out = []
+    for p in proposals:
+        p.validation = v.validate(p)
+        out.append(p.validation)
+    return out
+

@@ -1,0 +1,168 @@
+"""Proposals end to end: request checks, config files, seeding, ranking, the time budget, the
+filter, MuJoCo validation and the CLI with its picture."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dexsafe.grasping.config import GraspConfigError, load_config
+from dexsafe.grasping.proposals import GraspProposer, GraspRequestError, ObjectPose, check_request
+from dexsafe.grasping.rotation import euler_xyz_to_matrix, quat_xyzw_to_matrix
+from dexsafe.grasping.validation import GraspValidator
+from dexsafe.sim.scene_spec import ObjectSpec
+
+FAST = {"langevin": {"steps": 4}, "refine": {"steps": 8}}
+
+
+def two_boxes() -> list[ObjectPose]:
+    a = ObjectSpec("box_a", "box a", "box", (0.022, 0.022, 0.06), mass=0.05, friction=0.9)
+    b = ObjectSpec("box_b", "box b", "box", (0.022, 0.022, 0.06), mass=0.05, friction=0.9)
+    return [ObjectPose(a, (0.0, -0.03, 0.43)), ObjectPose(b, (0.0, 0.03, 0.43))]
+
+
+@pytest.fixture(scope="module")
+def proposer():
+    return GraspProposer("dexsafe_hand", load_config("fast_cpu").replace(**FAST))
+
+
+def test_configs_load_and_reject_typos(tmp_path):
+    paper = load_config("multigrasp")
+    assert (paper.energy.w_fc, paper.energy.w_dis, paper.energy.w_pen, paper.energy.w_joint) == (1, 10, 10, 10)
+    assert (paper.langevin.steps, paper.refine.steps, paper.batch) == (6500, 1500, 1024)
+    assert (paper.filter.max_fc, paper.filter.max_contact_distance) == (0.25, 0.005)
+    fast = load_config("fast_cpu")
+    assert fast.energy == paper.energy and fast.filter == paper.filter  # inherited unchanged
+    assert fast.langevin.steps < paper.langevin.steps
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("energy: {w_fcc: 1.0}\n")
+    with pytest.raises(GraspConfigError, match="w_fcc"):
+        load_config(bad)
+    with pytest.raises(GraspConfigError, match="unknown grasping config"):
+        load_config("no_such_profile")
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"objects": []}, "no objects"),
+    ({"num": 0}, "num_proposals"),
+    ({"num": 10_000}, "num_proposals"),
+    ({"time_budget": 0.0}, "time_budget"),
+    ({"time_budget": math.nan}, "time_budget"),
+    ({"time_budget": 1e9}, "time_budget"),
+    ({"batch": 0}, "batch"),
+])
+def test_bad_requests_are_clear_errors(kwargs, needle):
+    args = {"objects": two_boxes(), "num": 1, "time_budget": 1.0, "batch": 4} | kwargs
+    with pytest.raises(GraspRequestError, match=needle):
+        check_request(**args)
+
+
+def test_bad_poses_are_clear_errors():
+    a, b = two_boxes()
+    with pytest.raises(GraspRequestError, match="finite"):
+        check_request([ObjectPose(a.spec, (math.nan, 0.0, 0.4))], 1, 1.0, 4)
+    with pytest.raises(GraspRequestError, match="unit quaternion"):
+        check_request([ObjectPose(a.spec, (0.0, 0.0, 0.4), (0.0, 0.0, 0.0, 2.0))], 1, 1.0, 4)
+    with pytest.raises(GraspRequestError, match="duplicate"):
+        check_request([a, a], 1, 1.0, 4)
+
+
+def test_proposals_are_seeded_ranked_and_consistent(proposer):
+    objs = two_boxes()
+    r1 = proposer.propose(objs, num=4, batch=6, time_budget=60.0, seed=5)
+    r2 = proposer.propose(objs, num=4, batch=6, time_budget=60.0, seed=5)
+    assert [p.energy_total for p in r1.proposals] == [p.energy_total for p in r2.proposals]
+    assert np.array_equal(r1.proposals[0].q, r2.proposals[0].q)
+    keys = [(not p.passed_filter, p.energy_total) for p in r1.proposals]
+    assert keys == sorted(keys)
+    hand = proposer.hand
+    for p in r1.proposals:
+        assert len(p.contacts) == 2 * proposer.config.hand.contacts_per_object
+        assert {c.object_id for c in p.contacts} == {"box_a", "box_b"}
+        assert math.isclose(sum(v for v, _ in p.energy.values()), p.energy_total, rel_tol=1e-5, abs_tol=1e-7)
+        R = quat_xyzw_to_matrix(p.hand_quat_xyzw)
+        assert np.allclose(euler_xyz_to_matrix(p.wrist_rpy), R, atol=1e-5)
+        assert len(p.joint_names) == len(p.joint_positions) == hand.num_joints
+        assert 0 < p.score <= 1
+    assert r1.optim.steps_a == 4 and r1.optim.steps_b == 8 and not r1.optim.stopped_by_budget
+
+
+def test_time_budget_stops_the_optimiser():
+    gp = GraspProposer("dexsafe_hand", load_config("fast_cpu").replace(langevin={"steps": 10_000}))
+    res = gp.propose(two_boxes(), num=2, batch=4, time_budget=1.0, seed=0)
+    assert res.optim.stopped_by_budget and res.optim.steps_a < 10_000
+    assert res.seconds < 6.0 and len(res.proposals) == 2
+
+
+def test_validation_fails_a_hand_that_holds_nothing(proposer):
+    objs = two_boxes()
+    p = proposer.propose(objs, num=1, batch=2, time_budget=30.0, seed=1).proposals[0]
+    p.hand_position = p.hand_position + np.array([0.0, 0.0, 0.3])  # lift the hand well clear of the boxes
+    p.q = p.q.copy()
+    p.q[2] += 0.3
+    v = GraspValidator(proposer.hand, objs, 0.4, gravity_time=0.2, settle_time=0.05, lift_time=0.2, hold_time=0.05)
+    res = v.validate(p)
+    assert set(res.gravity) == {"box_a", "box_b"} and all(len(d) == 6 for d in res.gravity.values())
+    assert not any(res.gravity_passed.values()) and not res.lift_passed and not res.passed
+    assert "gravity 0/6" in res.summary() and "lift FAILED" in res.summary()
+    # Without gravity nothing moves, so an object the hand does not touch fails only for "not touching".
+    assert max(abs(r) for r in res.lift_rise.values()) < 0.01
+
+
+@pytest.mark.xfail(strict=False, reason="the fast_cpu profile does not yet find filter-passing two-box grasps "
+                                        "reliably within a CPU test budget (see the issue-4 report)")
+def test_two_boxes_yield_a_proposal_that_passes_the_filter_and_validation():
+    gp = GraspProposer("dexsafe_hand")
+    objs = two_boxes()
+    res = gp.propose(objs, num=2, batch=16, time_budget=25.0, seed=0)
+    best = res.proposals[0]
+    assert best.passed_filter, best.filter_failures
+    v = GraspValidator(gp.hand, objs, 0.4)
+    assert v.validate(best).passed
+
+
+def test_cli_propose_writes_a_picture(tmp_path, capsys):
+    import argparse
+
+    from dexsafe.cli import grasp
+
+    cfg = tmp_path / "tiny.yaml"
+    root = Path(__file__).resolve().parents[2]
+    cfg.write_text(f"extends: {root / 'config' / 'grasping' / 'fast_cpu.yaml'}\n"
+                   "langevin: {steps: 3}\nrefine: {steps: 5}\n")
+    parser = argparse.ArgumentParser()
+    grasp.add_arguments(parser)
+    png = tmp_path / "out.png"
+    args = parser.parse_args(["propose", "--scene", "two_blocks", "--objects", "red_block,blue_block", "--n", "4",
+                              "--top", "2", "--budget", "20", "--config", str(cfg), "--no-validate",
+                              "--png", str(png), "--json", str(tmp_path / "out.json")])
+    assert grasp.run(args) == 0
+    out = capsys.readouterr().out
+    assert "samples passed the filter" in out and "#0 E=" in out
+    from PIL import Image
+
+    with Image.open(png) as im:
+        assert im.size == (2 * 480, 360)
+    bad = parser.parse_args(["propose", "--scene", "two_blocks", "--objects", "nope", "--config", str(cfg)])
+    assert grasp.run(bad) == 2
+    assert "unknown object" in capsys.readouterr().err
+
+
+def test_torch_threads_are_restored(proposer):
+    before = torch.get_num_threads()
+    proposer.propose(two_boxes(), num=1, batch=2, time_budget=30.0, seed=0)
+    assert torch.get_num_threads() == before
+
+
+def test_shadow_hand_proposes_and_validates():
+    gp = GraspProposer("shadow_hand", load_config("fast_cpu").replace(**FAST))
+    objs = two_boxes()
+    res = gp.propose(objs, num=1, batch=2, time_budget=30.0, seed=0)
+    p = res.proposals[0]
+    assert p.joint_names[:2] == ["robot0:WRJ1", "robot0:WRJ0"] and p.joint_names[-1] == "robot0:LFJ0"
+    v = GraspValidator(gp.hand, objs, 0.4, gravity_time=0.05, settle_time=0.02, lift_time=0.05, hold_time=0.02)
+    assert set(v.validate(p).gravity) == {"box_a", "box_b"}

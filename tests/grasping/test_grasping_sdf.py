@@ -1,0 +1,69 @@
+"""Object SDFs: signs, normals against finite differences, the voxel SDF against trimesh."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dexsafe.grasping.object_sdf import BoxSDF, CapsuleSDF, CylinderSDF, PlacedObject, SphereSDF, VoxelSDF, make_sdf
+from dexsafe.sim.scene_spec import ObjectSpec
+
+PRIMITIVES = [BoxSDF((0.04, 0.06, 0.08)), SphereSDF((0.03,)), CylinderSDF((0.025, 0.08)), CapsuleSDF((0.02, 0.05))]
+
+
+@pytest.mark.parametrize("sdf", PRIMITIVES, ids=lambda s: s.shape)
+def test_primitive_signs_and_normals(sdf):
+    assert sdf(torch.zeros(1, 3, dtype=torch.float64))[0].item() < 0
+    far = torch.tensor([[0.5, 0.0, 0.0]], dtype=torch.float64)
+    assert sdf(far)[0].item() > 0.4
+    rng = np.random.default_rng(1)
+    x = torch.tensor(rng.uniform(-0.07, 0.07, (400, 3)))
+    phi, n = sdf(x)
+    assert torch.allclose(n.norm(dim=-1), torch.ones(400, dtype=torch.float64), atol=1e-9)
+    # Normals are the gradient of phi (central differences; skip points within h of a kink).
+    h = 1e-6
+    fd = torch.stack([(sdf(x + h * e)[0] - sdf(x - h * e)[0]) / (2 * h) for e in torch.eye(3, dtype=x.dtype)], -1)
+    agree = (fd - n).norm(dim=-1) < 1e-4
+    assert agree.float().mean() > 0.97
+
+
+def test_box_distance_values():
+    box = BoxSDF((0.04, 0.06, 0.08))
+    pts = torch.tensor([[0.03, 0, 0], [0.0, 0.0, 0.0], [0.03, 0.04, 0.0]], dtype=torch.float64)
+    phi, n = box(pts)
+    assert np.allclose(phi.numpy(), [0.01, -0.02, np.hypot(0.01, 0.01)], atol=1e-12)
+    assert np.allclose(n[0].numpy(), [1, 0, 0])
+
+
+def test_placed_object_uses_its_pose():
+    spec = ObjectSpec("b", "b", "box", (0.02, 0.04, 0.06))
+    c, s = np.cos(np.pi / 2), np.sin(np.pi / 2)
+    R = torch.tensor([[c, -s, 0], [s, c, 0], [0, 0, 1.0]], dtype=torch.float64)  # yaw 90 deg
+    obj = PlacedObject("b", spec, make_sdf(spec), torch.tensor([0.1, 0.0, 0.4], dtype=torch.float64), R)
+    # After the yaw, the long (0.04) side lies along world x: 0.015 m along +x is inside, along +y outside.
+    phi, n = obj.query(torch.tensor([[0.115, 0.0, 0.4], [0.1, 0.015, 0.4]], dtype=torch.float64))
+    assert phi[0] < 0 and phi[1] > 0
+    assert np.allclose(n[1].numpy(), [0, 1, 0], atol=1e-9)
+
+
+def test_voxel_sdf_matches_trimesh(tmp_path, monkeypatch):
+    trimesh = pytest.importorskip("trimesh")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    mesh = trimesh.creation.icosphere(subdivisions=3, radius=0.03)
+    path = tmp_path / "ball.obj"
+    mesh.export(path)
+    v = VoxelSDF(str(path), 1.0, resolution=24, margin=0.01)
+    rng = np.random.default_rng(2)
+    pts = rng.uniform(-0.035, 0.035, (1500, 3))
+    ref = -trimesh.proximity.signed_distance(mesh, pts)
+    phi, n = v(torch.tensor(pts))
+    err = np.abs(phi.numpy() - ref)
+    assert err.max() < 2e-3 and np.median(err) < 3e-4
+    clear = np.abs(ref) > 2e-3
+    assert (np.sign(phi.numpy()[clear]) == np.sign(ref[clear])).all()
+    radial = pts / np.linalg.norm(pts, axis=1, keepdims=True)
+    assert np.median((n.numpy() * radial).sum(1)) > 0.99
+    # Outside the grid the value keeps growing with distance.
+    far = v(torch.tensor([[0.2, 0.0, 0.0]], dtype=torch.float64))[0].item()
+    assert far == pytest.approx(0.2 - 0.03, abs=3e-3)
