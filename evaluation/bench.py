@@ -28,6 +28,9 @@ GROUPS: dict[str, str] = {
     "rl_constrained": "dexsafe.policies.benchmarks:run_constrained",
     "sim_node": "dexsafe.ros_nodes.benchmarks:run_sim_node",
     "mission": "dexsafe.ros_nodes.benchmarks:run_mission",
+    "replay": "dexsafe.evaluation.benchmarks:run_replay",
+    "so2": "dexsafe.policies.offline.benchmarks:run_so2",
+    "grasping": "dexsafe.grasping.benchmarks:run_grasping",
 }
 
 

@@ -1,0 +1,60 @@
+"""Benchmark group ``replay``: how much faster than real time a recorded run is evaluated.
+
+The run is the scripted two-block grasp through the shield (``sim_loop``,
+7.7 s of sim time, ~5000 messages), written to a temporary MCAP bag. One
+evaluation is timed from opening the bag to the summary (reading, decoding,
+replaying; no report files), after one untimed warm-up evaluation (imports,
+typestore, scene model). Reference: the issue's goal of 50x real time.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dexsafe.evaluation.bench import BenchRow
+
+GOAL = 50.0  # x real time (issue 7)
+REPEATS = 5
+
+
+def _speed(bag: Path, mode: str) -> tuple[float, float, float, float]:
+    """Best-of-REPEATS speed factor, its wall time, the recorded duration and the best CPU time
+    (less sensitive than wall time to other processes on a shared machine)."""
+    from dexsafe.evaluation.evaluate import evaluate_bag
+
+    evaluate_bag(bag, mode, None)  # warm-up
+    best_wall, best_cpu, duration = float("inf"), float("inf"), 0.0
+    for _ in range(REPEATS if mode == "open" else 2):
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = evaluate_bag(bag, mode, None)
+        best_wall = min(best_wall, time.perf_counter() - t0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+        duration = result.summary.recorded_duration_s
+        if not result.summary.passed:
+            raise RuntimeError(f"{mode}-loop replay of the scripted run failed: {result.summary.headline()}")
+    return duration / best_wall, best_wall, duration, best_cpu
+
+
+def run_replay(progress: Callable[[str], None] = print) -> list[BenchRow]:
+    from dexsafe.evaluation.sim_loop import record_scripted_run
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="dexsafe-bench-replay-") as tmp:
+        bag = Path(tmp) / "scripted"
+        progress("[bench] replay: recording the scripted grasp run ...")
+        record_scripted_run(bag)
+        for mode in ("open", "closed"):
+            progress(f"[bench] replay: {mode}-loop ...")
+            speed, wall, duration, cpu = _speed(bag, mode)
+            rows.append(BenchRow(
+                group="replay", name=f"{mode}-loop replay speed", value=speed, unit="x real time",
+                reference=GOAL if mode == "open" else None,
+                reference_note="issue 7 goal" if mode == "open" else "",
+                higher_is_better=True,
+                detail=f"{duration:.1f} s scripted grasp bag evaluated in {wall * 1000:.0f} ms wall, "
+                       f"{cpu * 1000:.0f} ms CPU ({duration / cpu:.0f}x on CPU time; best of "
+                       f"{REPEATS if mode == 'open' else 2}, warm; wall time varies with the machine's load)"))
+    return rows
