@@ -35,9 +35,8 @@ def data_files() -> list[tuple[str, list[str]]]:
 
 def requirements() -> list[str]:
     reqs = []
-    for name in ("base.txt", "sim.txt", "policies.txt", "planning.txt"):
-        path = ROOT / "requirements" / name
-        if path.is_file():
+    for path in sorted((ROOT / "requirements").glob("*.txt")):
+        if path.name != "ros.txt":  # the ROS wheels come with the colcon build, not the libraries
             for line in path.read_text().splitlines():
                 line = line.split("#")[0].strip()
                 if line and not line.startswith(("pytest", "ruff")):

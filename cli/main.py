@@ -33,6 +33,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("dexsafe.cli.plan", "plan an instruction against a scene and print the plan"),
     "train": ("dexsafe.cli.train", "train a (constrained) policy on a task"),
     "sweep": ("dexsafe.cli.sweep", "train algorithms x envs x seeds in parallel (or on Ray) into one table"),
+    "record": ("dexsafe.cli.record", "record the running stack's topics to a rosbag2 bag (MCAP by default)"),
+    "eval-bag": ("dexsafe.cli.eval_bag", "replay a recorded bag open or closed loop and judge it"),
+    "dataset": ("dexsafe.cli.dataset", "offline-RL datasets (dataset from-bag: recorded runs -> D4RL .npz)"),
+    "offline": ("dexsafe.cli.offline", "offline pretraining and SO2/baseline finetuning: pretrain, finetune, compare"),
+    "so2-dataset": ("dexsafe.cli.so2_dataset", "build an offline dataset from sim rollouts (random/medium/expert/...)"),
+    "grasp": ("dexsafe.cli.grasp", "propose multi-object grasps (MultiGrasp stage 1) and render them"),
     "launch": ("dexsafe.cli.launch", "start the sim, real or replay node graph (like ros2 launch)"),
 }
 

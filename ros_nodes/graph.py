@@ -76,6 +76,7 @@ def _common(args: dict[str, str], real: bool = False) -> list[NodeSpec]:
     shield_remap = ((HAND_COMMANDS, ADAPTER_INPUT),) if real else ()
     nodes = [
         NodeSpec("safety_shield", "safety_shield.yaml", {"scene": args["scene"], **hand}, shield_remap),
+        NodeSpec("grasp_proposer", "grasp_proposer.yaml", {"scene": args["scene"], **hand}),
         NodeSpec("grasp_executor", "grasp_executor.yaml", {"scene": args["scene"], **hand}),
         NodeSpec("planner", "planner.yaml", {"scene": args["planning_scene"], "backend": args["planner_backend"]}),
         NodeSpec("aligner", "aligner.yaml", {"scene": args["planning_scene"]}),
@@ -91,12 +92,17 @@ def graph(kind: str, given: dict[str, str] | None = None) -> list[NodeSpec]:
     if kind == "sim":
         sim = NodeSpec("sim", "sim.yaml", {"scene": args["scene"], "real_time_factor": float(args["real_time_factor"]),
                                            **hand})
-        return [sim, *_common(args)]
+        nodes = [sim, *_common(args)]
+        if args["record"] == "true":
+            nodes.append(NodeSpec("recorder", "recorder.yaml"))
+        return nodes
     if kind == "real":
         # No sim: shield -> hardware_adapter -> the driver; the adapter publishes /joint_states.
         nodes = [*_common(args, real=True), NodeSpec("hardware_adapter", args["hardware_config"], {**hand})]
         if args["hardware"] == "fake":
             nodes.append(NodeSpec("fake_hand_driver", "fake_hand_driver.yaml"))
+        if args["record"] == "true":
+            nodes.append(NodeSpec("recorder", "recorder.yaml", {"sim_node": ""}))
         return nodes
     if kind == "replay":
         # Replay evaluation re-runs the deciding nodes against recorded inputs: no sim, no executor.

@@ -15,7 +15,8 @@ Runs an instruction end to end over the other nodes' interfaces:
 Feedback names the step and phase. Cancel cancels the running grasp, whose
 executor opens the hand and backs off. Steps the stack cannot execute yet
 (move_to, place, handover) fail the mission with that reason rather than being
-skipped. When no grasp_proposer answers, ``proposal_fallback: scripted`` uses
+skipped. Only proposals that passed the proposer's physics validation are
+executed. When no grasp_proposer answers or none passes, ``proposal_fallback: scripted`` uses
 the scripted row grasp of the simulated dexsafe hand (``dexsafe.sim.scripted``)
 as the proposal; with any other hand there is no fallback.
 """
@@ -217,10 +218,11 @@ class MissionNode(Node):
             resp = self._call(self.propose_client, ProposeGrasps.Request(
                 object_ids=ids, num_proposals=self.p["num_proposals"],
                 time_budget=self.p["proposal_time_budget"], seed=0), "propose")
-            good = [p for p in resp.proposals if p.validated] or list(resp.proposals)
+            good = [p for p in resp.proposals if p.validated]  # never execute a grasp that failed validation
             if resp.success and good:
                 return good
-            note = f"proposer: {resp.message or 'no proposals'}"
+            note = (f"proposer: {resp.message}" if not resp.success else
+                    f"proposer: none of {len(resp.proposals)} proposals passed physics validation")
         else:
             note = "no grasp_proposer is running"
         if self.p["proposal_fallback"] == "scripted":

@@ -76,3 +76,43 @@ def test_aligner_node_corrects_too_strong_grasp(ros):
     assert not resp.success and "args_json" in resp.message
     low = ros.result(client.call_async(AlignPlan.Request(instruction="x", draft=draft, harmlessness_weight=0.01)))
     assert not low.success and "harmlessness_weight" in low.message
+
+
+def test_compute_plan_action_cancels_a_slow_llm(ros):
+    """An OpenAI-compatible server on localhost that never answers: the ComputePlan action is
+    cancelled at once, and without a cancel it falls back to the offline planner."""
+    import socket
+    import threading
+    import time
+
+    from rclpy.action import ActionClient
+
+    from dexsafe.action import ComputePlan
+    from dexsafe.ros_nodes.planner_node import PlannerNode
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    accepted = []
+    threading.Thread(target=lambda: [accepted.append(silent.accept()) for _ in range(8)], daemon=True).start()
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+    try:
+        ros.add(PlannerNode(context=ros.context, parameter_overrides=[
+            Parameter("backend", value="openai"), Parameter("llm.base_url", value=url),
+            Parameter("llm.timeout_s", value=3.0), Parameter("num_candidates", value=1)]))
+        client = ActionClient(ros.node("probe_action"), ComputePlan, "/dexsafe/compute_plan")
+        assert client.wait_for_server(timeout_sec=15.0)
+        goal = ComputePlan.Goal(instruction="pick up the red block")
+        handle = ros.result(client.send_goal_async(goal))
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        ros.result(handle.cancel_goal_async())
+        res = ros.result(handle.get_result_async(), 10.0)
+        assert res.result.message == "cancelled" and time.monotonic() - t0 < 2.0
+        time.sleep(3.5)  # the abandoned worker ends within the LLM timeout
+        handle = ros.result(client.send_goal_async(goal))
+        assert handle.accepted
+        res = ros.result(handle.get_result_async(), 30.0).result
+        assert res.success and res.plan.status == Plan.STATUS_OK and "rule" in res.message
+    finally:
+        silent.close()
