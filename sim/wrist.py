@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from dexsafe.sim.geometry import wxyz_to_matrix, xyzw_to_wxyz
+
 
 def _rx(a: float) -> np.ndarray:
     c, s = math.cos(a), math.sin(a)
@@ -55,12 +57,7 @@ def matrix_to_xyzw(r: np.ndarray) -> np.ndarray:
 
 def xyzw_to_matrix(q) -> np.ndarray:
     """Unit quaternion ``(x, y, z, w)`` -> 3x3 rotation."""
-    x, y, z, w = np.asarray(q, dtype=float) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
+    return wxyz_to_matrix(xyzw_to_wxyz(q))
 
 
 def wrist_joints_to_pose(q6) -> tuple[np.ndarray, np.ndarray]:
