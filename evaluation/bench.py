@@ -23,6 +23,7 @@ GROUPS: dict[str, str] = {
     "dds": "dexsafe.ros_nodes.benchmarks:run_dds",
     "sim": "dexsafe.sim.benchmarks:run_sim",
     "planning": "dexsafe.planning.benchmarks:run_planning",
+    "planning_services": "dexsafe.ros_nodes.benchmarks:run_planning_services",
     "shield": "dexsafe.policies.benchmarks:run_shield",
     "rl_throughput": "dexsafe.policies.benchmarks:run_training_throughput",
     "rl_constrained": "dexsafe.policies.benchmarks:run_constrained",
