@@ -21,7 +21,6 @@ export MUJOCO_GL ?= osmesa
 export PYOPENGL_PLATFORM ?= osmesa
 # The venv is the install prefix of the colcon build (ament index, libs, share/).
 export AMENT_PREFIX_PATH := $(abspath $(VENV))
-export PYTHONDONTWRITEBYTECODE := 1
 
 REQUIREMENTS := $(sort $(wildcard requirements/*.txt))
 INTERFACES := $(sort $(wildcard msg/*.msg srv/*.srv action/*.action))
