@@ -8,8 +8,10 @@ Runs an instruction end to end over the other nodes' interfaces:
               ``/mission/confirm`` (std_srvs/SetBool: true = go, false = refuse) within
               ``confirm_timeout``; ``auto_confirm`` in the goal skips this (sim, tests)
     per step  grasp: /dexsafe/propose_grasps (grasp_proposer), then /dexsafe/execute_grasp
-              (grasp_executor), trying the next proposal once if the first fails (the re-plan);
+              (grasp_executor), trying the next validated proposal once if the first fails;
               retract / release: the hand opens and backs off through the executor's cancel path
+    re-plan   a failed step is re-planned once, the planner told why (``failure_note``),
+              and the new plan runs; a second failure ends the mission
     report    result with the plan, objects lifted, total safety cost
 
 Feedback names the step and phase. Cancel cancels the running grasp, whose
@@ -54,6 +56,10 @@ PARAMS = [
 
 class MissionError(RuntimeError):
     """A mission step failed; the message says which and why."""
+
+
+class StepFailed(MissionError):
+    """A plan step was tried and did not succeed (a re-plan may help); not a missing service."""
 
 
 class MissionNode(Node):
@@ -142,39 +148,34 @@ class MissionNode(Node):
             self.get_logger().info(f"[{phase}] {detail}")
 
         try:
-            feedback("plan", f"planning {goal.instruction!r}", 0.05)
-            planned = self._call(self.plan_client, PlanInstruction.Request(instruction=goal.instruction), "plan")
-            if not planned.success:
-                raise MissionError(f"planner rejected the request: {planned.message}")
-            plan = planned.plan
-            if self.p["use_aligner"] and plan.status in (Plan.STATUS_OK, Plan.STATUS_NEEDS_CONFIRMATION):
-                feedback("align", "correcting and scoring the plan", 0.15)
-                aligned = self._call(self.align_client, AlignPlan.Request(
-                    instruction=goal.instruction, draft=plan, harmlessness_weight=-1.0), "align")
-                if not aligned.success:
-                    raise MissionError(f"aligner rejected the plan: {aligned.message}")
-                plan = aligned.corrected
-                if aligned.edits:
-                    feedback("align", f"{len(aligned.edits)} edit(s): " + "; ".join(aligned.edits), 0.2)
-            result.plan = plan
-            if plan.status == Plan.STATUS_REFUSED:
-                raise MissionError(f"refused: {plan.rationale}")
-            if plan.status == Plan.STATUS_CLARIFY:
-                raise MissionError(f"needs clarification: {plan.rationale}")
-            if plan.status == Plan.STATUS_NEEDS_CONFIRMATION and not goal.auto_confirm:
-                self._wait_for_confirmation(goal_handle, plan, feedback)
+            plan = self._plan_and_align(goal_handle, goal, feedback, result)
             lifted: list[str] = []
-            for i, step in enumerate(plan.steps):
+            replanned = False
+            steps, i = list(plan.steps), 0
+            while i < len(steps):
+                step = steps[i]
                 if goal_handle.is_cancel_requested:
                     goal_handle.canceled()
                     result.message = f"cancelled before step {i}"
                     return self._finish(result, cost0, lifted)
-                progress = 0.25 + 0.7 * i / max(1, len(plan.steps))
-                lifted += self._run_step(goal_handle, i, step, progress, feedback)
+                progress = 0.25 + 0.7 * i / max(1, len(steps))
+                try:
+                    lifted += self._run_step(goal_handle, i, step, progress, feedback)
+                except StepFailed as exc:
+                    if replanned or goal_handle.is_cancel_requested:
+                        raise MissionError(f"{exc} (after one re-plan)" if replanned else str(exc)) from exc
+                    replanned = True
+                    note = f"step {i} ({step.skill}) failed: {exc}"
+                    feedback("replan", f"{note}; re-planning with that explanation", progress, i, step.skill)
+                    plan = self._plan_and_align(goal_handle, goal, feedback, result, failure_note=note)
+                    steps, i = list(plan.steps), 0
+                    continue
                 if goal_handle.is_cancel_requested:
                     goal_handle.canceled()
                     result.message = f"cancelled during step {i} ({step.skill}); the hand opened"
                     return self._finish(result, cost0, lifted)
+                i += 1
+            plan = result.plan
             feedback("done", f"{len(plan.steps)} step(s) done", 1.0, len(plan.steps))
             result.success = True
             result.message = f"done: {len(plan.steps)} step(s); lifted {lifted or 'nothing'}"
@@ -185,6 +186,33 @@ class MissionNode(Node):
             self.get_logger().warning(f"mission failed: {exc}")
             goal_handle.abort()
             return self._finish(result, cost0, [])
+
+    def _plan_and_align(self, goal_handle, goal, feedback, result, failure_note: str = ""):
+        """Plan (optionally re-plan with the failure's explanation), align, check the status.
+        The plan is put in ``result`` before any status check, so a refusal reports it."""
+        feedback("plan", f"{'re-planning' if failure_note else 'planning'} {goal.instruction!r}", 0.05)
+        planned = self._call(self.plan_client, PlanInstruction.Request(
+            instruction=goal.instruction, failure_note=failure_note), "plan")
+        if not planned.success:
+            raise MissionError(f"planner rejected the request: {planned.message}")
+        plan = planned.plan
+        if self.p["use_aligner"] and plan.status in (Plan.STATUS_OK, Plan.STATUS_NEEDS_CONFIRMATION):
+            feedback("align", "correcting and scoring the plan", 0.15)
+            aligned = self._call(self.align_client, AlignPlan.Request(
+                instruction=goal.instruction, draft=plan, harmlessness_weight=-1.0), "align")
+            if not aligned.success:
+                raise MissionError(f"aligner rejected the plan: {aligned.message}")
+            plan = aligned.corrected
+            if aligned.edits:
+                feedback("align", f"{len(aligned.edits)} edit(s): " + "; ".join(aligned.edits), 0.2)
+        result.plan = plan
+        if plan.status == Plan.STATUS_REFUSED:
+            raise MissionError(f"refused: {plan.rationale}")
+        if plan.status == Plan.STATUS_CLARIFY:
+            raise MissionError(f"needs clarification: {plan.rationale}")
+        if plan.status == Plan.STATUS_NEEDS_CONFIRMATION and not goal.auto_confirm:
+            self._wait_for_confirmation(goal_handle, plan, feedback)
+        return plan
 
     def _finish(self, result, cost0: float, lifted: list[str]):
         with self._lock:
@@ -203,14 +231,14 @@ class MissionNode(Node):
         last = ""
         for attempt, proposal in enumerate(proposals[:2]):
             if attempt:
-                feedback("replan", f"step {i}: first grasp failed ({last}); trying proposal {proposal.id}",
+                feedback("retry", f"step {i}: first grasp failed ({last}); trying proposal {proposal.id}",
                          progress, i, step.skill)
             feedback("execute", f"step {i}: executing proposal {proposal.id or attempt}", progress, i, step.skill)
             res = self._execute_grasp(goal_handle, proposal, lift)
             if res.success or goal_handle.is_cancel_requested:
                 return list(res.objects_lifted)
             last = res.message
-        raise MissionError(f"step {i}: grasp of {ids} failed: {last}")
+        raise StepFailed(f"grasp of {ids} failed: {last}")
 
     def _proposals(self, ids: list[str]) -> list[GraspProposal]:
         note = ""

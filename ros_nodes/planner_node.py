@@ -107,7 +107,7 @@ class PlannerNode(Node):
             return resp
         text = req.instruction.strip()
         with self._busy:
-            result = self.planner.plan(text)
+            result = self.planner.plan(text, failure_note=req.failure_note.strip()[:2000] or None)
         resp.plan = plan_msg(result.plan)
         resp.success = True
         resp.message = (f"{result.plan.status.value} by {result.backend} in {result.latency_s * 1000:.0f} ms"

@@ -103,3 +103,36 @@ def test_plan_needing_confirmation_waits_for_the_operator(ros):
     assert asked, "the mission asked for confirmation"
     assert cmd.last_result.plan.status == Plan.STATUS_NEEDS_CONFIRMATION
     assert cmd.result() == TaskResult.FAILED and "refused by the operator" in cmd.last_result.message
+
+
+def test_failed_step_is_replanned_once_with_the_explanation(ros):
+    """A grasp that cannot finish in its 1 s budget fails; the mission re-plans once, telling the
+    planner why, runs the new plan, and reports both failures."""
+    import time
+
+    from dexsafe.ros_nodes.aligner_node import AlignerNode
+    from dexsafe.ros_nodes.grasp_executor_node import GraspExecutorNode
+    from dexsafe.ros_nodes.mission_node import MissionNode
+    from dexsafe.ros_nodes.planner_node import PlannerNode
+    from dexsafe.ros_nodes.safety_shield_node import SafetyShieldNode
+    from dexsafe.ros_nodes.sim_node import SimNode
+
+    scene = [Parameter("scene", value="two_blocks")]
+    ros.add(SimNode(context=ros.context, parameter_overrides=[Parameter("cloud_rate", value=0.0)]))
+    ros.add(SafetyShieldNode(context=ros.context))
+    ros.add(GraspExecutorNode(context=ros.context))
+    ros.add(PlannerNode(context=ros.context, parameter_overrides=scene))
+    ros.add(AlignerNode(context=ros.context, parameter_overrides=scene))
+    mission = ros.add(MissionNode(context=ros.context, parameter_overrides=[Parameter("grasp_timeout", value=1.0)]))
+    cmd = ros.add(MissionCommander(spin=False, context=ros.context))
+    assert cmd.wait_until_ready(20.0)
+    ros.wait_for(lambda: mission._objects is not None, 20.0, "the object list")
+    assert cmd.run_instruction("lift the red block", auto_confirm=True)
+    end = time.monotonic() + 90.0
+    while not cmd.is_done():
+        assert time.monotonic() < end, "mission timed out"
+    phases = [f.phase for f in cmd.feedback_log]
+    assert cmd.result() == TaskResult.FAILED
+    assert "replan" in phases and phases.count("plan") >= 1
+    assert phases.index("replan") < len(phases) - 1, "the new plan ran after the re-plan"
+    assert "after one re-plan" in cmd.last_result.message and "timed out" in cmd.last_result.message
