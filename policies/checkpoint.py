@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dexsafe.policies.checkpoint_files import load_tagged, save_atomic
 from dexsafe.policies.networks import GaussianActor
 from dexsafe.policies.normalization import RunningMeanStd
 
@@ -45,7 +46,6 @@ class CheckpointError(ValueError):
 def save_checkpoint(algo: Any, path: str | os.PathLike, env_id: str | None = None) -> Path:
     """Write ``algo``'s state to ``path`` atomically (write to a temp file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     config = dataclasses.asdict(algo.config)
     config["hidden_sizes"] = list(config["hidden_sizes"])
     data = {
@@ -59,27 +59,12 @@ def save_checkpoint(algo: Any, path: str | os.PathLike, env_id: str | None = Non
         "policy": algo.policy_payload(),
         "state": algo.state_dict(),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(data, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_atomic(data, path)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a checkpoint file; raises :class:`CheckpointError` with the reason."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds here
-        raise CheckpointError(f"{path} is not a readable checkpoint: {exc}") from exc
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        found = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} file (found {found!r})")
-    return data
+    return load_tagged(path, CHECKPOINT_FORMAT, CheckpointError)
 
 
 class Policy:

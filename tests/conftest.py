@@ -27,3 +27,14 @@ def ros():
         yield harness
     finally:
         harness.close()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run torch on one thread for the test (small networks; two cores shared with DDS and MuJoCo)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from dexsafe.policies.checkpoint_files import load_tagged, save_atomic
 from dexsafe.policies.offline.base import OffPolicyAgent
 
 __all__ = ["OFFLINE_CHECKPOINT_FORMAT", "OfflineCheckpointError", "OfflinePolicy", "load_agent", "load_offline_policy",
@@ -39,7 +39,6 @@ def save_agent(agent: OffPolicyAgent, path: str | os.PathLike, *, action_low, ac
                extra: dict | None = None) -> Path:
     """Write ``agent`` atomically (temp file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "format": OFFLINE_CHECKPOINT_FORMAT, "algorithm": agent.name, "method": method, "phase": phase,
         "config": agent.config_dict(), "obs_dim": agent.obs_dim, "act_dim": agent.act_dim,
@@ -48,26 +47,11 @@ def save_agent(agent: OffPolicyAgent, path: str | os.PathLike, *, action_low, ac
         "env_id": env_id if isinstance(env_id, str) else None, "env_kwargs": dict(env_kwargs or {}),
         "state": agent.full_state(), "extra": dict(extra or {}),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(data, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_atomic(data, path)
 
 
 def _read(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    if not path.is_file():
-        raise OfflineCheckpointError(f"no checkpoint at {path}")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds here
-        raise OfflineCheckpointError(f"{path} is not a readable checkpoint: {exc}") from exc
-    if not isinstance(data, dict) or data.get("format") != OFFLINE_CHECKPOINT_FORMAT:
-        found = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise OfflineCheckpointError(f"{path} is not a {OFFLINE_CHECKPOINT_FORMAT} file (found {found!r})")
-    return data
+    return load_tagged(path, OFFLINE_CHECKPOINT_FORMAT, OfflineCheckpointError)
 
 
 def load_agent(path: str | os.PathLike, config_overrides: dict | None = None,

@@ -12,17 +12,6 @@ import pytest
 from dexsafe.policies.offline import load_offline_policy, run_comparison
 from dexsafe.policies.offline.checkpoint import OfflineCheckpointError
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks run fastest single-threaded, and the CPU is shared."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 TINY = {
     "env_id": "toy/PointGoalHazard2D-v0",
     "seeds": [0],

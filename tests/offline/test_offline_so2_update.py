@@ -23,17 +23,6 @@ from dexsafe.policies.offline import (
 )
 from dexsafe.policies.toy_envs import PointGoalHazard2D
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks run fastest single-threaded, and the CPU is shared."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 OBS, ACT, N, B = 4, 3, 5, 64
 
 
