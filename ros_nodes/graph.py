@@ -51,6 +51,16 @@ class NodeSpec:
     def config_file(self) -> str:
         return str(config_path(self.config))
 
+    def ros_arguments(self) -> list[str]:
+        """``--ros-args --params-file CFG -p k:=v -r from:=to``: what ``ros2 launch`` passes this node."""
+        args = ["--ros-args", "--params-file", self.config_file]
+        for key, value in self.parameters.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            args += ["-p", f"{key}:={text}"]
+        for src, dst in self.remappings:
+            args += ["-r", f"{src}:={dst}"]
+        return args
+
 
 def resolve_arguments(given: dict[str, str] | None = None) -> dict[str, str]:
     """Defaults overridden by ``given``; raises ``ValueError`` on unknown names or bad choices."""
@@ -68,6 +78,10 @@ def resolve_arguments(given: dict[str, str] | None = None) -> dict[str, str]:
 
 HAND_COMMANDS = "/hand_controller/commands"
 ADAPTER_INPUT = "/dexsafe/hand_commands"
+FAKE_HARDWARE_REMAPPINGS = ((HAND_COMMANDS, "/fake_hardware/commands"),
+                            ("/hand_controller/joint_trajectory", "/fake_hardware/joint_trajectory"),
+                            ("/joint_states", "/fake_hardware/joint_states"))
+"""The sim behind the fake driver: commanded only by the fake driver, its joint states read only by it."""
 
 
 def _common(args: dict[str, str], real: bool = False) -> list[NodeSpec]:
@@ -100,7 +114,12 @@ def graph(kind: str, given: dict[str, str] | None = None) -> list[NodeSpec]:
         # No sim: shield -> hardware_adapter -> the driver; the adapter publishes /joint_states.
         nodes = [*_common(args, real=True), NodeSpec("hardware_adapter", args["hardware_config"], {**hand})]
         if args["hardware"] == "fake":
-            nodes.append(NodeSpec("fake_hand_driver", "fake_hand_driver.yaml"))
+            # The fake driver answers on the driver's (and arm's) topics of the same hardware config; behind it
+            # the sim node is the physical hand, arm and objects, on topics nothing else in the graph uses.
+            # Its object poses and contacts stand in for the lab's pose tracker and tactile sensors.
+            nodes.append(NodeSpec("fake_hand_driver", "fake_hand_driver.yaml",
+                                  {"hardware_config": args["hardware_config"], "plant": "sim"}))
+            nodes.append(NodeSpec("sim", "sim.yaml", {"scene": args["scene"], **hand}, FAKE_HARDWARE_REMAPPINGS))
         if args["record"] == "true":
             nodes.append(NodeSpec("recorder", "recorder.yaml", {"sim_node": ""}))
         return nodes

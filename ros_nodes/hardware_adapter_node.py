@@ -11,8 +11,15 @@ and URDF radians (``core.joint_mapping``). Commands stop being forwarded when
 the driver's states are older than ``state_timeout`` (steady clock): a silent
 driver is never commanded blind.
 
-The wrist joints have no hand driver (an arm would move them); they are reported
-on ``/joint_states`` at their last commanded values, so the shield sees a full state.
+The wrist joints have no hand driver: an arm moves them. With ``arm_joints`` set,
+their commanded values go to ``arm_command_topic`` (Float64MultiArray in
+``arm_joints`` order, m and rad: the flange's world position, then roll, pitch,
+yaw -- a forward position controller for the arm, or an arm-side IK node), and the
+arm's JointState on ``arm_state_topic`` (the same names) is merged into
+``/joint_states``. Both halves must be fresh: until the arm has reported, or once
+either falls silent, nothing is forwarded and no ``/joint_states`` goes out, so
+the shield holds. A hand on a fixed stand (``arm_joints: ['']``) reports its wrist
+joints at ``fixed_wrist``.
 """
 
 from __future__ import annotations
@@ -45,6 +52,10 @@ PARAMS = [
     ParamSpec("input_topic", "/dexsafe/hand_commands", "the safety shield's output"),
     ParamSpec("max_rate", 100.0, "most commands per second sent to the driver, Hz", (1.0, 2000.0)),
     ParamSpec("state_timeout", 0.2, "driver states older than this stop command forwarding, s", (0.01, 10.0)),
+    ParamSpec("arm_joints", [""], "dexsafe joints an arm moves (usually the six wrist joints); [''] = none"),
+    ParamSpec("arm_command_topic", "/arm_controller/commands", "arm targets out (Float64MultiArray, arm_joints order)"),
+    ParamSpec("arm_state_topic", "/arm_controller/joint_states", "the arm's JointState (arm_joints names)"),
+    ParamSpec("fixed_wrist", [0.0] * 6, "without an arm: the wrist joints' fixed values, m and rad"),
 ]
 
 
@@ -52,7 +63,7 @@ class HardwareAdapterNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("hardware_adapter", **kwargs)
         self.p = declare_parameters(self, PARAMS)
-        from dexsafe.sim.hands import load_hand
+        from dexsafe.sim.hands import WRIST_JOINTS, load_hand
 
         self.hand = load_hand(self.p["hand"])
         self.command_order = list(self.hand.joint_names)
@@ -61,13 +72,26 @@ class HardwareAdapterNode(Node):
         unknown = [j for j in self.mapping.hand_joints if j not in self.command_order]
         if unknown:
             raise MappingError(f"hand_joints {unknown} are not joints of hand {self.hand.name!r}")
+        self.arm_joints = [j for j in self.p["arm_joints"] if j]
+        unknown = [j for j in self.arm_joints if j not in self.command_order or j in self.mapping.hand_joints]
+        if unknown:
+            raise MappingError(f"arm_joints {unknown} are not joints of hand {self.hand.name!r} left to an arm")
+        if self.arm_joints and not self.p["arm_state_topic"]:
+            raise ValueError("arm_joints need arm_state_topic: the arm's measured state, never its commands, is "
+                             "what the shield must see")
+        fixed = [j for j in WRIST_JOINTS if j in self.command_order and j not in self.arm_joints]
+        if len(self.p["fixed_wrist"]) != len(WRIST_JOINTS):
+            raise ValueError(f"fixed_wrist needs {len(WRIST_JOINTS)} values {WRIST_JOINTS}")
         if self.p["command_type"] not in ("float64_multi_array", "joint_state"):
             raise ValueError(f"command_type {self.p['command_type']!r}: use float64_multi_array or joint_state")
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._lock = threading.Lock()
         self._last_state_time: float | None = None
+        self._last_arm_time: float | None = None
+        self._arm_state: dict[str, float] = {}
         self._last_sent = -1.0
         self._commanded = {n: 0.0 for n in self.command_order}
+        self._fixed = {j: float(v) for j, v in zip(WRIST_JOINTS, self.p["fixed_wrist"]) if j in fixed}
         self.forwarded = self.dropped_stale = 0
         reliable = QoSProfile(depth=10)
         msg_type = Float64MultiArray if self.p["command_type"] == "float64_multi_array" else JointState
@@ -75,9 +99,29 @@ class HardwareAdapterNode(Node):
         self.pub_states = self.create_publisher(JointState, "/joint_states", reliable)
         self.create_subscription(Float64MultiArray, self.p["input_topic"], self._on_command, reliable)
         self.create_subscription(JointState, self.p["state_topic"], self._on_driver_state, reliable)
+        self.pub_arm = None
+        if self.arm_joints:
+            self.pub_arm = self.create_publisher(Float64MultiArray, self.p["arm_command_topic"], reliable)
+            self.create_subscription(JointState, self.p["arm_state_topic"], self._on_arm_state, reliable)
 
     def _now(self) -> float:
         return self._steady.now().nanoseconds * 1e-9
+
+    def _fresh(self, stamp: float | None, now: float) -> bool:
+        return stamp is not None and now - stamp <= self.p["state_timeout"]
+
+    def _arm_fresh(self, now: float) -> bool:
+        return not self.arm_joints or self._fresh(self._last_arm_time, now)
+
+    def _on_arm_state(self, msg: JointState) -> None:
+        values = dict(zip(msg.name, msg.position))
+        missing = [j for j in self.arm_joints if j not in values]
+        if missing or len(msg.name) != len(msg.position):
+            self.get_logger().warning(f"arm state ignored: lacks {missing}", throttle_duration_sec=2.0)
+            return
+        with self._lock:
+            self._arm_state = {j: float(values[j]) for j in self.arm_joints}
+            self._last_arm_time = self._now()
 
     def _on_command(self, msg: Float64MultiArray) -> None:
         if len(msg.data) != len(self.command_order):
@@ -88,7 +132,7 @@ class HardwareAdapterNode(Node):
         now = self._now()
         with self._lock:
             self._commanded.update(values)
-            fresh = self._last_state_time is not None and now - self._last_state_time <= self.p["state_timeout"]
+            fresh = self._fresh(self._last_state_time, now) and self._arm_fresh(now)
             due = now - self._last_sent >= 1.0 / self.p["max_rate"]
         if not fresh:
             self.dropped_stale += 1
@@ -97,6 +141,8 @@ class HardwareAdapterNode(Node):
             return
         if not due:
             return
+        if self.pub_arm is not None:
+            self.pub_arm.publish(Float64MultiArray(data=[float(values[j]) for j in self.arm_joints]))
         out = self.mapping.to_driver(values)
         if self.p["command_type"] == "float64_multi_array":
             self.pub_driver.publish(Float64MultiArray(data=out))
@@ -114,9 +160,15 @@ class HardwareAdapterNode(Node):
         except MappingError as exc:
             self.get_logger().warning(f"driver state ignored: {exc}", throttle_duration_sec=2.0)
             return
+        now = self._now()
         with self._lock:
-            self._last_state_time = self._now()
-            values = dict(self._commanded)
+            self._last_state_time = now
+            arm_ok = self._arm_fresh(now)
+            values = {**self._commanded, **self._fixed, **self._arm_state}
+        if not arm_ok:
+            self.get_logger().warning("no fresh arm joint states: /joint_states withheld (the shield holds)",
+                                      throttle_duration_sec=2.0)
+            return
         values.update(hand)
         out = JointState(name=self.command_order, position=[values[n] for n in self.command_order])
         out.header.stamp = msg.header.stamp

@@ -20,14 +20,7 @@ from dexsafe.ros_nodes.graph import NodeSpec
 
 
 def node_command(spec: NodeSpec) -> list[str]:
-    cmd = [sys.executable, "-m", "dexsafe.ros_nodes.registry", spec.name, "--ros-args",
-           "--params-file", spec.config_file]
-    for key, value in spec.parameters.items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        cmd += ["-p", f"{key}:={text}"]
-    for src, dst in spec.remappings:
-        cmd += ["-r", f"{src}:={dst}"]
-    return cmd
+    return [sys.executable, "-m", "dexsafe.ros_nodes.registry", spec.name, *spec.ros_arguments()]
 
 
 def _pump(name: str, stream) -> None:

@@ -30,6 +30,21 @@ def node_entries() -> dict[str, NodeEntry]:
     return entries
 
 
+def node_class(name: str) -> type:
+    """The rclpy ``Node`` subclass that node ``name``'s module defines (one per module), for in-process use."""
+    from rclpy.node import Node
+
+    entries = node_entries()
+    if name not in entries:
+        raise KeyError(f"unknown node {name!r}; known: {', '.join(sorted(entries))}")
+    module = importlib.import_module(entries[name].entry_point.split(":")[0])
+    classes = [c for c in vars(module).values()
+               if isinstance(c, type) and issubclass(c, Node) and c.__module__ == module.__name__]
+    if len(classes) != 1:
+        raise LookupError(f"{module.__name__} defines {len(classes)} Node classes; expected one")
+    return classes[0]
+
+
 def run_node(name: str, argv: list[str] | None = None) -> int:
     # Same default as the CLI: discovery on this host unless widened explicitly.
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")

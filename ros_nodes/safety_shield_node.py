@@ -77,7 +77,7 @@ class SafetyShieldNode(Node):
         self.create_service(SetBool, "~/estop", self._on_estop_srv)
         self.create_timer(1.0 / self.p["control_rate"], self._tick, clock=self._steady)
         self.get_logger().info(f"shielding {len(self.joint_names)} joints at {self.p['control_rate']} Hz: "
-                               f"{self.p['input_topic']} -> {self.p['output_topic']}")
+                               f"{self.p['input_topic']} -> {self.pub_command.topic_name}")
 
     def _limits(self) -> tuple[ShieldLimits, dict[str, str]]:
         if self.p["limits_file"]:

@@ -64,6 +64,13 @@ class RosHarness:
         self.executor.add_node(node)
         return node
 
+    def add_spec(self, spec) -> Node:
+        """Start a ``graph.NodeSpec`` in-process with the config file, overrides and remappings
+        that ``dexsafe launch`` and ``ros2 launch`` give it."""
+        from dexsafe.ros_nodes.registry import node_class
+
+        return self.add(node_class(spec.name)(context=self.context, cli_args=spec.ros_arguments()))
+
     def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
         """Poll ``condition`` until true; raise ``TimeoutError`` naming ``what`` otherwise."""
         deadline = time.monotonic() + timeout

@@ -79,9 +79,17 @@ def test_launch_file_matches_graph(kind, given, monkeypatch):
 
 def test_real_graph_goes_through_the_hardware_adapter():
     real = {s.name: s for s in graph("real", {"hardware": "fake"})}
-    assert "sim" not in real and "fake_hand_driver" in real
+    assert "fake_hand_driver" in real
     assert real["safety_shield"].remappings == (("/hand_controller/commands", "/dexsafe/hand_commands"),)
-    assert "fake_hand_driver" not in {s.name for s in graph("real")}
+    # With fake hardware a sim is the physical world behind the fake driver: it never takes dexsafe's
+    # command topics or publishes /joint_states itself.
+    sim_topics = dict(real["sim"].remappings)
+    assert sim_topics["/hand_controller/commands"].startswith("/fake_hardware/")
+    assert sim_topics["/joint_states"].startswith("/fake_hardware/")
+    assert sim_topics["/hand_controller/joint_trajectory"].startswith("/fake_hardware/")
+    assert real["fake_hand_driver"].parameters["plant"] == "sim"
+    robot = {s.name for s in graph("real")}
+    assert "fake_hand_driver" not in robot and "sim" not in robot
 
 
 def test_bad_launch_arguments_are_clear_errors():

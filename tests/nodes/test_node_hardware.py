@@ -67,3 +67,35 @@ def test_real_graph_with_fake_driver(ros):
     ros.wait_for(lambda: (pub.publish(Float64MultiArray(data=target.tolist())) or True)
                  and adapter.dropped_stale > before, 10.0, "the adapter to stop forwarding")
     ros.wait_for(lambda: shield.last_result is not None and shield.last_result.holding, 5.0, "the shield to hold")
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("hardware_config", ["hardware/leap.yaml", "hardware/allegro.yaml"])
+def test_fake_hardware_moves_the_simulated_hand_and_arm(ros, hardware_config):
+    """graph('real', hardware:=fake): shield -> adapter -> the driver's and the arm's topics (LEAP: JointState
+    in the pi-offset convention; Allegro: Float64MultiArray) -> fake driver -> the sim behind it."""
+    from dexsafe.ros_nodes.graph import graph
+
+    keep = ("safety_shield", "hardware_adapter", "fake_hand_driver", "sim")
+    nodes = {s.name: ros.add_spec(s) for s in graph("real", {"hardware": "fake", "hardware_config": hardware_config})
+             if s.name in keep}
+    probe = ros.node("probe")
+    states, physical = [], []
+    probe.create_subscription(JointState, "/joint_states", states.append, 10)
+    probe.create_subscription(JointState, "/fake_hardware/joint_states", physical.append, 10)
+    ros.wait_for(lambda: len(states) > 5 and physical, 30.0, "/joint_states through the fake driver")
+    names = list(states[-1].name)
+    assert names == nodes["safety_shield"].joint_names
+    start = dict(zip(physical[-1].name, physical[-1].position))
+    assert abs(dict(zip(names, states[-1].position))["wrist_z"] - start["wrist_z"]) < 0.01, "arm state, not zeros"
+    target = np.array(states[-1].position)
+    target[names.index("index_proximal_joint")] = 0.6
+    target[names.index("wrist_z")] -= 0.05
+    pub = probe.create_publisher(Float64MultiArray, "/dexsafe/policy_commands", 10)
+
+    def moved() -> bool:
+        pub.publish(Float64MultiArray(data=target.tolist()))
+        now = dict(zip(physical[-1].name, physical[-1].position))
+        return abs(now["index_proximal_joint"] - 0.6) < 0.05 and abs(now["wrist_z"] - target[names.index("wrist_z")]) < 0.01
+
+    ros.wait_for(moved, 20.0, "the simulated finger and arm to follow through adapter and fake driver")
