@@ -55,6 +55,17 @@ def _render(sim, path: Path) -> None:
     _save_png(rgb, path)
 
 
+def proposal_summary(proposal, outcome: str) -> dict:
+    """A grasp proposal as the report shows it: where the wrist went, the fingers, how it was judged."""
+    pose = proposal.hand_pose
+    return {"id": proposal.id, "object_ids": list(proposal.object_ids), "outcome": outcome,
+            "hand_position_m": [pose.position.x, pose.position.y, pose.position.z],
+            "hand_quaternion_xyzw": [pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w],
+            "joint_positions_rad": dict(zip(proposal.joint_names, proposal.joint_positions)),
+            "energy_total": proposal.energy_total, "score": proposal.score, "validated": proposal.validated,
+            "validation_summary": proposal.validation_summary}
+
+
 def run_demo(args: argparse.Namespace, report: DemoReport) -> dict:
     import numpy as np
     from rclpy.parameter import Parameter
@@ -116,6 +127,10 @@ def run_demo(args: argparse.Namespace, report: DemoReport) -> dict:
         summary["plan"] = plan_from_msg(res.plan) if res.plan.steps or res.plan.rationale else None
         summary["mission"] = {"status": commander.result().name, "message": res.message,
                               "objects_lifted": list(res.objects_lifted), "total_cost": res.total_cost}
+        summary["proposals"] = [proposal_summary(p, outcome)
+                                for p, outcome in zip(res.proposals_executed, res.proposal_outcomes)]
+        report.check(bool(summary["proposals"]), "proposal(s) executed: " + "; ".join(
+            f"{p['id']} for {p['object_ids']} -> {p['outcome']}" for p in summary["proposals"]))
         rise = {o.id: o.pose.position.z - z0[o.id] for o in objects[-1].objects}
         summary["rise_m"] = rise
         _render(sim, out / "after.png")

@@ -160,7 +160,7 @@ class MissionNode(Node):
                     return self._finish(result, cost0, lifted)
                 progress = 0.25 + 0.7 * i / max(1, len(steps))
                 try:
-                    lifted += self._run_step(goal_handle, i, step, progress, feedback)
+                    lifted += self._run_step(goal_handle, i, step, progress, feedback, result)
                 except StepFailed as exc:
                     if replanned or goal_handle.is_cancel_requested:
                         raise MissionError(f"{exc} (after one re-plan)" if replanned else str(exc)) from exc
@@ -220,7 +220,7 @@ class MissionNode(Node):
         result.objects_lifted = lifted
         return result
 
-    def _run_step(self, goal_handle, i: int, step, progress: float, feedback) -> list[str]:
+    def _run_step(self, goal_handle, i: int, step, progress: float, feedback, result) -> list[str]:
         args = json.loads(step.args_json) if step.args_json else {}
         if step.skill != "grasp":
             raise MissionError(f"step {i}: skill {step.skill!r} cannot be executed by this stack yet")
@@ -235,6 +235,8 @@ class MissionNode(Node):
                          progress, i, step.skill)
             feedback("execute", f"step {i}: executing proposal {proposal.id or attempt}", progress, i, step.skill)
             res = self._execute_grasp(goal_handle, proposal, lift)
+            result.proposals_executed.append(proposal)
+            result.proposal_outcomes.append("lifted" if res.success else res.message)
             if res.success or goal_handle.is_cancel_requested:
                 return list(res.objects_lifted)
             last = res.message

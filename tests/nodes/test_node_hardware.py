@@ -96,6 +96,7 @@ def test_fake_hardware_moves_the_simulated_hand_and_arm(ros, hardware_config):
     def moved() -> bool:
         pub.publish(Float64MultiArray(data=target.tolist()))
         now = dict(zip(physical[-1].name, physical[-1].position))
-        return abs(now["index_proximal_joint"] - 0.6) < 0.05 and abs(now["wrist_z"] - target[names.index("wrist_z")]) < 0.01
+        z = target[names.index("wrist_z")]
+        return abs(now["index_proximal_joint"] - 0.6) < 0.05 and abs(now["wrist_z"] - z) < 0.01
 
     ros.wait_for(moved, 20.0, "the simulated finger and arm to follow through adapter and fake driver")

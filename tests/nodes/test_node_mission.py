@@ -48,6 +48,8 @@ def test_instruction_to_lift_and_refusal(commander):
     status, res, phases = _run(commander, "pick up the two blocks together and lift them")
     assert status == TaskResult.SUCCEEDED, res.message
     assert sorted(res.objects_lifted) == ["blue_block", "red_block"]
+    assert res.proposal_outcomes[-1] == "lifted" and len(res.proposals_executed) == len(res.proposal_outcomes)
+    assert sorted(res.proposals_executed[-1].object_ids) == ["blue_block", "red_block"]
     assert res.plan.status == Plan.STATUS_OK and res.plan.steps[0].skill == "grasp"
     for phase in ("align", "propose", "execute", "done"):  # "plan" may precede the feedback subscription match
         assert phase in phases
@@ -136,3 +138,5 @@ def test_failed_step_is_replanned_once_with_the_explanation(ros):
     assert "replan" in phases and phases.count("plan") >= 1
     assert phases.index("replan") < len(phases) - 1, "the new plan ran after the re-plan"
     assert "after one re-plan" in cmd.last_result.message and "timed out" in cmd.last_result.message
+    outcomes = list(cmd.last_result.proposal_outcomes)
+    assert len(outcomes) >= 2 and all("timed out" in o for o in outcomes), "each executed proposal and its failure"

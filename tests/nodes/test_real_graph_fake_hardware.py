@@ -1,6 +1,6 @@
 """The real launch's graph (``graph('real', hardware='fake')``: no sim node on dexsafe's topics, the shield
 feeding the hardware adapter, a fake driver and arm with latency, noise and drops) runs the same
-instruction-to-lift as the sim test; when the driver goes silent the shield holds."""
+instruction-to-lift, refusal and cancel as the sim test; when the driver goes silent the shield holds."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_real_graph_with_fake_hardware_lifts_and_holds_on_stale_states(ros):
     cmd = ros.add(MissionCommander(spin=False, context=ros.context))
     assert cmd.wait_until_ready(30.0)
     ros.wait_for(lambda: nodes["mission"]._objects is not None, 30.0, "object poses (the pose tracker stand-in)")
-    ros.wait_for(lambda: driver.sent > 10, 20.0, "the fake driver's joint states")
+    ros.wait_for(lambda: nodes["grasp_executor"]._q is not None, 30.0, "/joint_states via driver, arm and adapter")
 
     assert cmd.run_instruction("pick up the two blocks together and lift them", auto_confirm=True)
     end = time.monotonic() + 150.0
@@ -47,6 +47,13 @@ def test_real_graph_with_fake_hardware_lifts_and_holds_on_stale_states(ros):
     ros.wait_for(cmd.is_done, 60.0, "the refusal")
     assert cmd.result() == TaskResult.FAILED and cmd.last_result.message.startswith("refused")
     assert policy_commands == []
+
+    # Cancel mid-execution: the mission ends CANCELED and the hand opens.
+    assert cmd.run_instruction("lift the red block", auto_confirm=True)
+    ros.wait_for(lambda: cmd.feedback() is not None and cmd.feedback().phase == "execute", 60.0, "execution")
+    cmd.cancel()
+    ros.wait_for(cmd.is_done, 60.0, "the cancelled mission to end")
+    assert cmd.result() == TaskResult.CANCELED, cmd.last_result.message
 
     # The driver goes silent: /joint_states stops, the adapter forwards nothing and the shield holds.
     ros.executor.remove_node(driver)
