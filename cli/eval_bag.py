@@ -17,9 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("open", "closed"), default="open",
                         help="open: recorded inputs through a fresh shield, outputs compared; "
                              "closed: sim reset to the recorded scene, recorded policy re-run, outcomes compared")
-    parser.add_argument("--policy", choices=("recorded", "scripted"), default="recorded",
-                        help="closed loop: feed the recorded policy commands, or re-plan and re-run the "
-                             "scripted grasp from the recorded initial scene")
+    parser.add_argument("--policy", choices=("recorded", "scripted"), default=None,
+                        help="closed loop: feed the recorded policy commands (default), or re-plan and re-run "
+                             "the scripted grasp from the recorded initial scene; open loop: scripted also "
+                             "re-runs the policy on the recorded observations (default when the run was "
+                             "scripted), recorded replays the shield only")
     parser.add_argument("--out", default=None, help="folder for result.jsonl and the report "
                                                     "(default out/eval/<bag name>-<mode>)")
     parser.add_argument("--tolerance", type=float, default=None,

@@ -50,22 +50,26 @@ class _Bar:
 
 def evaluate_bag(path: str | Path, mode: str = "open", out_dir: str | Path | None = None,
                  tolerance: float | None = None, topics: TopicMap | None = None, progress: bool = False,
-                 report: bool = True, policy: str = "recorded") -> Evaluation:
+                 report: bool = True, policy: str | None = None) -> Evaluation:
     """Evaluate the bag at ``path``; see the module docstring. ``out_dir`` None writes nothing.
 
     ``tolerance`` None: open loop uses 1e-6 for runs recorded by ``sim_loop`` (they replay exactly)
-    and 0.05 (rad or m) for live or foreign recordings; closed loop uses 0.05. ``policy`` (closed
-    loop only): ``recorded`` commands or the ``scripted`` grasp re-planned (``closed_loop``).
+    and 0.05 (rad or m) for live or foreign recordings; closed loop uses 0.05. ``policy``: closed
+    loop feeds the ``recorded`` commands (the default) or re-plans the ``scripted`` grasp
+    (``closed_loop``); open loop also re-runs ``scripted`` on the recorded observations and compares
+    it with the recorded commands (``policy_replay``; the default when the run says it was
+    scripted), or with ``recorded`` replays the shield only.
     """
     from dexsafe.evaluation import closed_loop, open_loop
     from dexsafe.evaluation.bag_reader import open_bag
+    from dexsafe.evaluation.plan_replay import recorded_plans
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     topics = topics or TopicMap()
     t0 = time.perf_counter()
     need = ("policy_commands", "hand_commands", "joint_states") if mode == "open" else \
-        (("policy_commands", "joint_states") if policy == "recorded" else ("joint_states",))
+        (("policy_commands", "joint_states") if policy in (None, "recorded") else ("joint_states",))
     with open_bag(path) as reader:
         roles = set(vars(topics).values())
         bar = _Bar(progress, "reading", sum(t.count for t in reader.info.topics.values() if t.name in roles), "msg")
@@ -73,12 +77,18 @@ def evaluate_bag(path: str | Path, mode: str = "open", out_dir: str | Path | Non
             run = load_run(reader, topics, need=need, with_objects=mode == "closed", progress=bar.update_to)
         finally:
             bar.close()
+        plans = recorded_plans(reader, topics.plans) if mode == "open" else []
     load_wall = time.perf_counter() - t0
     if mode == "open":
         bar = _Bar(progress, "open-loop replay", len(run.hand_commands), "frame")
         try:
+            from dexsafe.evaluation.policy_replay import POLICIES
+
+            rerun = (run.info.policy if run.info.policy in POLICIES else None) if policy is None else \
+                (None if policy == "recorded" else policy)
             frames, summary = open_loop.replay_open_loop(
-                run, open_loop.default_tolerance(run) if tolerance is None else tolerance, bar.update_to, load_wall)
+                run, open_loop.default_tolerance(run) if tolerance is None else tolerance, bar.update_to, load_wall,
+                policy=rerun, plans=plans)
         finally:
             bar.close()
     else:
@@ -87,7 +97,7 @@ def evaluate_bag(path: str | Path, mode: str = "open", out_dir: str | Path | Non
         try:
             frames, summary = closed_loop.replay_closed_loop(
                 run, closed_loop.DEFAULT_TOLERANCE if tolerance is None else tolerance, bar.update_to, load_wall,
-                policy=policy)
+                policy=policy or "recorded")
         finally:
             bar.close()
     result = Evaluation(run, frames, summary)

@@ -110,10 +110,13 @@ class ConstraintChecker:
 
 
 def replay_open_loop(run: RecordedRun, tolerance: float = DEFAULT_TOLERANCE,
-                     progress: Callable[[int, int], None] | None = None, load_wall_s: float = 0.0
-                     ) -> tuple[list[Frame], Summary]:
+                     progress: Callable[[int, int], None] | None = None, load_wall_s: float = 0.0,
+                     policy: str | None = None, plans: list | None = None) -> tuple[list[Frame], Summary]:
     """Replay ``run`` through a fresh shield; see the module docstring. ``load_wall_s`` (the time
-    spent reading the bag) is added to the replay time for the speed factor."""
+    spent reading the bag) is added to the replay time for the speed factor. ``policy`` (one of
+    ``policy_replay.POLICIES``) also re-runs the policy on the recorded observations
+    (``policy_replay``); its divergence from the recorded commands fails the run too. ``plans``
+    (the mission's recorded plans) are validated and planned again (``plan_replay``)."""
     from dexsafe.policies.shield import JointState as ShieldState
 
     t_start = time.perf_counter()
@@ -177,8 +180,25 @@ def replay_open_loop(run: RecordedRun, tolerance: float = DEFAULT_TOLERANCE,
     skipped = int(np.sum(i_jss < 0))
     if skipped:
         notes.append(f"{skipped} leading output(s) recorded before the first joint state were not compared")
+    components, reasons = {}, []
+    if policy:
+        from dexsafe.evaluation.policy_replay import replay_policy_open_loop
+
+        found, reasons = replay_policy_open_loop(run, policy, tolerance)
+        components["policy"] = found.as_dict()
+    else:
+        notes.append(f"policy {run.info.policy or '(unknown)'} not re-run (re-runnable: scripted); the recorded "
+                     "policy commands were the shield's inputs")
+    if plans:
+        from dexsafe.evaluation.plan_replay import replay_plans
+
+        found_plans, plan_reasons = replay_plans(plans, run.info)
+        components["planner"] = found_plans.as_dict()
+        reasons += plan_reasons
     wall = time.perf_counter() - t_start + load_wall_s
-    return frames, summarize("open", run, frames, tolerance, wall, notes)
+    summary = summarize("open", run, frames, tolerance, wall, notes, extra_reasons=reasons)
+    summary.components = components
+    return frames, summary
 
 
 def summarize(mode: str, run: RecordedRun, frames: list[Frame], tolerance: float, wall: float,

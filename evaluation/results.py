@@ -68,12 +68,21 @@ class Summary:
     input_age_p99_s: float
     notes: list[str] = field(default_factory=list)
     outcome: dict[str, Any] = field(default_factory=dict)
+    components: dict[str, Any] = field(default_factory=dict)
+    """open loop: what re-running other recorded components found (``policy``, ``planner``)"""
 
     def headline(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
         text = (f"{verdict} {self.mode}-loop: {self.frames} frames, max divergence {self.max_divergence:.3g} "
                 f"(tolerance {self.tolerance:g}), {self.frames_diverged} diverged, "
                 f"violations {sum(self.violations.values())}, replay {self.speed_factor:.0f}x real time")
+        if "policy" in self.components:
+            c = self.components["policy"]
+            text += f"; policy re-run: {c['diverged']} of {c['commands']} commands diverged"
+        if "planner" in self.components:
+            c = self.components["planner"]
+            text += (f"; planner: {c['plans']} plan(s), {c['diverged']} of {c['compared']} re-planned differ, "
+                     f"{c['violations']} invalid")
         return text + ("" if self.passed else " - " + "; ".join(self.reasons))
 
 

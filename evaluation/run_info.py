@@ -40,6 +40,9 @@ class RunInfo:
     """shield: finger force limit, N; < 0 = the scene's most fragile object"""
     source: str = ""
     """what wrote the bag: ``recorder_node``, ``scripted_sim_run``, ..."""
+    policy: str = ""
+    """what produced the policy commands: ``scripted`` (sim_loop's row grasp, re-runnable open loop),
+    ``grasp_executor``, a checkpoint path, ...; empty = unknown"""
 
     def to_custom_data(self) -> dict[str, str]:
         return {CUSTOM_DATA_KEY: json.dumps({"format": FORMAT_VERSION, **asdict(self)}, sort_keys=True)}

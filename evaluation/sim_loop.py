@@ -274,6 +274,7 @@ def record_scripted_run(path: str | Path, info: RunInfo | None = None, storage: 
 
     info = info or RunInfo()
     info.source = info.source or "scripted_sim_run"
+    info.policy = info.policy or "scripted"
     loop = SimStackLoop(info, origin_ns)
     try:
         policy, full = scripted_policy(loop)

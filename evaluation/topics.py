@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dexsafe.evaluation.bag_writer import RELIABLE, SENSOR_DATA
+from dexsafe.evaluation.bag_writer import RELIABLE, SENSOR_DATA, make_qos
 
 JOINT_STATES = "/joint_states"
 CLOCK = "/clock"
@@ -21,6 +21,7 @@ HAND_COMMANDS = "/hand_controller/commands"
 COST = "/dexsafe/cost"
 DIAGNOSTICS = "/diagnostics"
 ESTOP = "/dexsafe/estop"
+MISSION_PLAN = "/dexsafe/mission/plan"
 
 #: topic -> (message type, offered QoS) as the stack's nodes publish them.
 STACK_TOPICS: dict[str, tuple[str, object]] = {
@@ -34,6 +35,7 @@ STACK_TOPICS: dict[str, tuple[str, object]] = {
     COST: ("std_msgs/msg/Float64", RELIABLE),
     DIAGNOSTICS: ("diagnostic_msgs/msg/DiagnosticArray", RELIABLE),
     ESTOP: ("std_msgs/msg/Bool", RELIABLE),
+    MISSION_PLAN: ("dexsafe/msg/Plan", make_qos(durability="transient_local", depth=10)),
 }
 
 
@@ -48,3 +50,4 @@ class TopicMap:
     hand_commands: str = HAND_COMMANDS
     cost: str = COST
     estop: str = ESTOP
+    plans: str = MISSION_PLAN

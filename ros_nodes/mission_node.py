@@ -32,7 +32,7 @@ import time
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
+from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import Float64
 from std_srvs.srv import SetBool
 
@@ -76,6 +76,9 @@ class MissionNode(Node):
         self._lock = threading.Lock()
         self._grasp_handle = None
         reliable = QoSProfile(depth=10)
+        # Every plan the mission settles on (executed, refused or waiting), for the record and open-loop replay.
+        self.pub_plan = self.create_publisher(
+            Plan, "/dexsafe/mission/plan", QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.create_subscription(SceneObjects, "/dexsafe/objects", self._on_objects, reliable, callback_group=group)
         self.create_subscription(Float64, "/dexsafe/cost", self._on_cost, reliable, callback_group=group)
         self._confirmation: bool | None = None
@@ -206,6 +209,7 @@ class MissionNode(Node):
             if aligned.edits:
                 feedback("align", f"{len(aligned.edits)} edit(s): " + "; ".join(aligned.edits), 0.2)
         result.plan = plan
+        self.pub_plan.publish(plan)
         if plan.status == Plan.STATUS_REFUSED:
             raise MissionError(f"refused: {plan.rationale}")
         if plan.status == Plan.STATUS_CLARIFY:

@@ -23,13 +23,18 @@ def scripted_bag(tmp_path_factory):
     return path
 
 
-def copy_bag(src, dst, edit):
-    """Copy ``src`` to ``dst``; ``edit(topic, index_on_topic, msg)`` may change a message in place."""
+def copy_bag(src, dst, edit=lambda *_: None, plans=()):
+    """Copy ``src`` to ``dst``; ``edit(topic, index_on_topic, msg)`` may change a message in place;
+    ``plans`` (planning ``Plan``s) are added on the mission's plan topic at the start."""
     with open_bag(src) as bag:
         info = bag.info
         with BagWriter(dst, "mcap", run_info=info.run_info()) as out:
             for name, t in info.topics.items():
                 out.add_topic(name, t.msgtype, (T.STACK_TOPICS[name][1],))
+            if plans:
+                out.add_topic(T.MISSION_PLAN, "dexsafe/msg/Plan", (T.STACK_TOPICS[T.MISSION_PLAN][1],))
+            for k, plan in enumerate(plans):
+                out.write(T.MISSION_PLAN, info.start_ns + k, _plan_msg(plan))
             seen: dict[str, int] = {}
             for topic, t_ns, msg in bag.messages():
                 k = seen.get(topic, 0)
@@ -47,6 +52,9 @@ def test_open_loop_of_the_scripted_run_has_zero_divergence_and_no_violations(scr
     assert s.violations == {}
     assert s.cost_replayed == s.cost_recorded  # the shield's cost channel reproduces too
     assert s.latency_p50_s > 0 and s.input_age_p50_s > 0
+    policy = s.components["policy"]  # the run says it was scripted: the policy is re-run on what it saw
+    assert policy["policy"] == "scripted" and policy["commands"] == 385
+    assert policy["max_divergence"] == 0.0 and policy["diverged"] == 0
 
 
 def test_tampered_action_stream_is_flagged(scripted_bag, tmp_path):
@@ -72,6 +80,10 @@ def test_tampered_policy_stream_is_flagged(scripted_bag, tmp_path):
 
     s = evaluate_bag(copy_bag(scripted_bag, tmp_path / "policy", tamper), "open").summary
     assert not s.passed and s.frames_diverged > 0 and s.violations == {}
+    assert s.components["policy"]["diverged"] == 10, "the replayed policy would not have sent these"
+    assert any(r.startswith("policy (scripted): 10 recorded command(s)") for r in s.reasons)
+    shield_only = evaluate_bag(tmp_path / "policy", "open", policy="recorded").summary
+    assert "policy" not in shield_only.components
 
 
 @pytest.mark.parametrize("policy", ["recorded", "scripted"])
@@ -164,3 +176,54 @@ def test_vectorised_constraint_check_matches_the_sequential_one():
     expected = [seq.check(u, f) for u, f in zip(rows, forces)]
     assert ConstraintChecker(limits).check_all(rows, forces) == expected
     assert any("rate_limit" in v for v in expected) and any("wrong_length" in v for v in expected)
+
+
+def _plan_msg(plan):
+    """A planning ``Plan`` as the rosbags ``dexsafe/msg/Plan`` the mission publishes."""
+    import json as _json
+
+    from dexsafe.evaluation.typestore import typestore
+
+    ty = typestore().types
+    codes = {"ok": 0, "needs_confirmation": 1, "refused": 2, "clarify": 3}
+    d = plan.to_dict()
+    steps = [ty["dexsafe/msg/PlanStep"](skill=s["skill"], object_ids=[], args_json=_json.dumps(s["args"]),
+                                        rationale="") for s in d["steps"]]
+    return ty["dexsafe/msg/Plan"](schema_version=d["schema_version"], plan_id=d["plan_id"],
+                                  instruction=d["instruction"], status=codes[d["status"]], steps=steps,
+                                  rationale=d["rationale"], reasons=d["reasons"],
+                                  provenance_json=_json.dumps(d["provenance"]))
+
+
+def test_open_loop_replans_the_recorded_plans_and_flags_a_changed_one(scripted_bag, tmp_path):
+    """The mission's plans are planned again offline (plan, then align, as the mission does) and
+    validated; a plan whose grip force was raised past the object's limit diverges and is invalid."""
+    from dataclasses import replace
+
+    from dexsafe.planning.pipeline import InstructionPlanner
+    from dexsafe.sim.scene_spec import load_scene
+
+    planner = InstructionPlanner(load_scene("two_blocks"))
+    lift = planner.plan("pick up the two blocks together and lift them").plan
+    lift = planner.align(lift.instruction, lift).plan
+    refused = planner.plan("smash the red block against the table").plan
+    assert lift.status.value == "ok" and refused.status.value == "refused"
+
+    s = evaluate_bag(copy_bag(scripted_bag, tmp_path / "plans", plans=[lift, refused]), "open").summary
+    assert s.passed, s.headline()
+    planner_found = s.components["planner"]
+    assert planner_found["plans"] == 2 and planner_found["compared"] == 2
+    assert planner_found["diverged"] == 0 and planner_found["violations"] == 0
+
+    step = lift.steps[0]
+    crushing = replace(lift, steps=(replace(step, args={**step.args, "force_n": 60.0}),))  # blocks: 20 N
+    s = evaluate_bag(copy_bag(scripted_bag, tmp_path / "crushing", plans=[crushing]), "open").summary
+    assert not s.passed
+    assert s.components["planner"]["diverged"] == 1 and s.components["planner"]["violations"] == 1
+    assert any(r.startswith("planner: 1 of 1 re-planned plan(s) differ") for r in s.reasons)
+    assert any(r.startswith("planner: 1 plan(s) violate") and "force" in r.lower() for r in s.reasons)
+
+    off_schema = replace(lift, steps=(replace(step, args={**step.args, "force_n": 500.0}),))  # schema: <= 100 N
+    s = evaluate_bag(copy_bag(scripted_bag, tmp_path / "off_schema", plans=[off_schema]), "open").summary
+    assert not s.passed and s.components["planner"]["violations"] == 1
+    assert any("not a valid schema plan" in r for r in s.reasons)

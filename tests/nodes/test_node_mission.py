@@ -64,6 +64,19 @@ def test_instruction_to_lift_and_refusal(commander):
     assert res.plan.status == Plan.STATUS_REFUSED
     assert policy_commands == [], "nothing but the shield's hold reached the hand"
 
+    # Both plans the mission settled on are on /dexsafe/mission/plan (transient local: a late recorder gets them).
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+
+    plans = []
+    commander.create_subscription(Plan, "/dexsafe/mission/plan", plans.append,
+                                  QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    import time
+
+    end = time.monotonic() + 10.0
+    while len(plans) < 2 and time.monotonic() < end:
+        time.sleep(0.05)
+    assert [p.status for p in plans] == [Plan.STATUS_OK, Plan.STATUS_REFUSED]
+
 
 def test_cancel_opens_the_hand(commander, ros):
     assert commander.run_instruction("lift the red block", auto_confirm=True)
