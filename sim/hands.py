@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from dexsafe.core import yaml_io
 from dexsafe.core.paths import resolve_data_file, share_dir
 
 WRIST_JOINTS: tuple[str, ...] = ("wrist_x", "wrist_y", "wrist_z", "wrist_roll", "wrist_pitch", "wrist_yaw")
@@ -260,7 +261,7 @@ def load_hand(name_or_path: str | os.PathLike) -> HandDescription:
     except FileNotFoundError as exc:
         raise HandError(f"unknown hand {str(name_or_path)!r}: {exc}") from exc
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml_io.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise HandError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

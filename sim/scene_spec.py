@@ -51,6 +51,7 @@ from pathlib import Path
 
 import yaml
 
+from dexsafe.core import yaml_io
 from dexsafe.core.paths import resolve_data_file
 
 SHAPES = ("box", "cylinder", "sphere", "capsule", "mesh")
@@ -285,7 +286,7 @@ def load_scene(name_or_path: str | os.PathLike) -> SceneSpec:
     except FileNotFoundError as exc:
         raise SceneError(str(exc)) from exc
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml_io.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise SceneError(f"{path}: not valid YAML: {exc}") from exc
     if data is None:
