@@ -17,7 +17,13 @@ in ``world``, sensor-data QoS, at ``cloud_rate``).
 Physics runs in its own thread: ``real_time_factor`` 1 paces it to the wall
 clock, 0 runs as fast as possible (other nodes then use ``/clock``). Position
 targets take effect once per ``1/publish_rate`` of sim time, the controller's
-update period (ros2_control's ``update_rate``). Bad
+update period (ros2_control's ``update_rate``). At real_time_factor 0 the state
+is published at most ``max_speed_publish_rate`` times per wall second (each
+message stamped with its sim time; ``/clock`` advances in steps), so building
+and sending messages does not hold physics back; 0 publishes every period. While
+no new command or trajectory is pending it steps ``MAX_SPEED_CHUNK`` periods per
+call (a command arriving meanwhile applies at the next chunk, about 1 ms of wall
+time later). Bad
 commands (wrong length, NaN, unknown joint names) are rejected with a logged
 reason; the sim keeps running.
 """
@@ -43,6 +49,10 @@ from dexsafe.ros_nodes.conversions import object_spec_to_msg, point, vector3
 from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, spin_node
 from dexsafe.srv import ResetScene
 
+MAX_SPEED_CHUNK = 4
+"""At real_time_factor 0, controller periods stepped in one call while no new command or trajectory
+is pending (about a millisecond of wall time: a command arriving meanwhile applies at the next chunk)."""
+
 PARAMS = [
     ParamSpec("scene", "two_blocks", "scene name under config/scenes, or a path to a scene YAML"),
     ParamSpec("hand", "", "hand description name or path; empty = the scene's hand"),
@@ -52,6 +62,8 @@ PARAMS = [
               (1.0, 2000.0)),
     ParamSpec("real_time_factor", 1.0, "sim seconds per wall second; 0 = as fast as possible",
               (0.0, 100.0)),
+    ParamSpec("max_speed_publish_rate", 100.0, "at real_time_factor 0: most state publications per wall "
+              "second (stamps stay sim time); 0 = every publish period of sim time", (0.0, 2000.0)),
     ParamSpec("cloud_rate", 1.0, "Hz of sim time for /dexsafe/scene_cloud; 0 = off", (0.0, 30.0)),
     ParamSpec("cloud_width", 160, "depth image width for the point cloud, px", (16, 1280)),
     ParamSpec("cloud_height", 120, "depth image height for the point cloud, px", (16, 960)),
@@ -113,6 +125,7 @@ class SimNode(Node):
         self._lock = threading.Lock()
         self._backend = None
         self._targets: np.ndarray | None = None
+        self._applied: np.ndarray | None = None  # the targets the backend holds (identity: new array = new targets)
         self._trajectory: TrajectoryFollower | None = None
         self.rejected_commands = 0
         self._object_cache: dict = {}
@@ -134,6 +147,8 @@ class SimNode(Node):
 
         self._running = True
         self.steps = 0
+        self.skipped_publications = 0
+        self._last_publish_wall = -1e9
         self._thread = threading.Thread(target=self._physics_loop, name="sim-physics", daemon=True)
         self._thread.start()
         self.get_logger().info(
@@ -224,19 +239,28 @@ class SimNode(Node):
             if sim0 is None or t < sim0:  # first run or a reset
                 wall0, sim0 = time.perf_counter(), t
                 next_pub = next_cloud = t
+            idle = self._trajectory is None and self._targets is self._applied
             if self._trajectory is not None:
                 self._targets = self._trajectory.sample(t, self._targets)
                 if self._trajectory.done(t):
                     self._trajectory = None
-            backend.set_joint_targets(self._targets)
-            n = max(1, int(round((next_pub - t) / backend.timestep)))
+            if self._targets is not self._applied:  # a new command, a trajectory sample or a reset
+                backend.set_joint_targets(self._targets)
+                self._applied = self._targets
+            # As fast as possible with nothing new to apply: several controller periods in one call.
+            chunk = MAX_SPEED_CHUNK if idle and self.p["real_time_factor"] == 0 else 1
+            period = 1.0 / self.p["publish_rate"]
+            until = next_pub + (chunk - 1) * period
+            n = max(1, int(round((until - t) / backend.timestep)))
             backend.step(n)
             self.steps += n
             t = backend.time
-            publish = t >= next_pub - 0.5 * backend.timestep
+            publish = t >= until - 0.5 * backend.timestep
             cloud = self.p["cloud_rate"] > 0 and t >= next_cloud - 0.5 * backend.timestep
             if publish:
-                next_pub += 1.0 / self.p["publish_rate"]
+                next_pub = until + period
+                publish = self._publication_due()
+            if publish:
                 msgs = self._state_msgs(t)
             if cloud:
                 next_cloud += 1.0 / self.p["cloud_rate"]
@@ -252,6 +276,18 @@ class SimNode(Node):
             if ahead > 0:
                 time.sleep(ahead)
         return sim0, wall0, next_pub, next_cloud
+
+    def _publication_due(self) -> bool:
+        """At real_time_factor 0, hold publications to ``max_speed_publish_rate`` per wall second."""
+        cap = self.p["max_speed_publish_rate"]
+        if self.p["real_time_factor"] > 0 or cap <= 0:
+            return True
+        now = time.perf_counter()
+        if now - self._last_publish_wall < 1.0 / cap:
+            self.skipped_publications += 1
+            return False
+        self._last_publish_wall = now
+        return True
 
     def _object_msgs(self):
         """The scene's objects as SceneObject messages with current poses. The static

@@ -25,8 +25,9 @@ def _rate(fn: Callable[[], None], n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def raw_step_rate(scene: str = "two_blocks", seconds: float = 2.0) -> float:
-    """mj_step calls per second on the composed scene, hand holding its targets."""
+def raw_step_rate(scene: str = "two_blocks", seconds: float = 2.0, after_steps: int = 0) -> float:
+    """mj_step calls per second on the composed scene, hand holding its targets: ``seconds`` of sim
+    time timed after ``after_steps`` untimed steps from the reset."""
     import mujoco
 
     from dexsafe.sim.mujoco_backend import MujocoBackend
@@ -35,6 +36,8 @@ def raw_step_rate(scene: str = "two_blocks", seconds: float = 2.0) -> float:
     try:
         m, d = b.model, b.data
         n = max(100, int(seconds / b.timestep))  # a little simulated time per wall second, ~1-2 s wall
+        if after_steps > 0:
+            mujoco.mj_step(m, d, nstep=int(after_steps))
         t0 = time.perf_counter()
         mujoco.mj_step(m, d, nstep=n)
         return n / (time.perf_counter() - t0)

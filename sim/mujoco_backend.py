@@ -18,7 +18,7 @@ import numpy as np
 from dexsafe.sim.backend import Contact, JointState, ObjectState, SimBackend
 from dexsafe.sim.camera import Intrinsics, depth_to_points
 from dexsafe.sim.compose import CAMERAS, SceneModel, build_scene_model
-from dexsafe.sim.geometry import wxyz_to_matrix, wxyz_to_xyzw, xyzw_to_wxyz, yaw_to_wxyz
+from dexsafe.sim.geometry import xyzw_to_wxyz, yaw_to_wxyz
 from dexsafe.sim.hands import HandDescription
 from dexsafe.sim.placement import sample_placements
 from dexsafe.sim.scene_spec import SceneSpec, load_scene
@@ -187,14 +187,16 @@ class MujocoBackend(SimBackend):
         return JointState(self.joint_names + self.hand.passive_joints, pos, vel, eff)
 
     def object_states(self) -> list[ObjectState]:
+        qpos, qvel = self.data.qpos, self.data.qvel  # each property access builds a view: read once
         out = []
         for oid in self.object_ids:
             adr, dof = self.sm.object_qpos_adr[oid], self.sm.object_dof_adr[oid]
-            quat = self.data.qpos[adr + 3:adr + 7]
-            # Free joint: linear velocity in world, angular velocity in the body frame.
-            w_world = wxyz_to_matrix(quat) @ self.data.qvel[dof + 3:dof + 6]
-            out.append(ObjectState(oid, self.data.qpos[adr:adr + 3].copy(), wxyz_to_xyzw(quat),
-                                   self.data.qvel[dof:dof + 3].copy(), w_world))
+            quat = qpos[adr + 3:adr + 7] / np.linalg.norm(qpos[adr + 3:adr + 7])
+            # Free joint: linear velocity in world, angular velocity in the body frame (rotated in C).
+            w_world = np.empty(3)
+            mujoco.mju_rotVecQuat(w_world, qvel[dof + 3:dof + 6], quat)
+            out.append(ObjectState(oid, qpos[adr:adr + 3].copy(), quat[[1, 2, 3, 0]], qvel[dof:dof + 3].copy(),
+                                   w_world))
         return out
 
     def object_positions(self) -> np.ndarray:

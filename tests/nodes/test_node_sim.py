@@ -123,3 +123,23 @@ def test_joint_trajectory_is_followed(ros, sim):
     before = sim.rejected_commands
     pub.publish(JointTrajectory(joint_names=["no_such_joint"], points=traj.points))
     ros.wait_for(lambda: sim.rejected_commands > before, 10.0, "an unknown-joint trajectory to be rejected")
+
+
+def test_max_speed_publication_is_capped_on_wall_time_and_stamped_on_period_boundaries(ros, sim):
+    """At real_time_factor 0 physics runs ahead of the wall clock; states go out at most
+    max_speed_publish_rate per wall second, each stamped at a controller-period boundary of sim time."""
+    import time
+
+    probe = ros.node("probe")
+    states = _latest(ros, probe, JointState, "/joint_states")
+    n0, t0, w0 = len(states), sim._backend.time, time.monotonic()
+    time.sleep(2.0)
+    received, sim_dt, wall = len(states) - n0, sim._backend.time - t0, time.monotonic() - w0
+    cap = sim.p["max_speed_publish_rate"]
+    assert sim_dt > wall, "as fast as possible runs ahead of the wall clock"
+    assert 0 < received <= cap * wall * 1.2 + 5
+    assert sim.skipped_publications > 0
+    period = 1.0 / sim.p["publish_rate"]
+    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in states[n0:]]
+    assert all(b > a for a, b in zip(stamps, stamps[1:])), "sim-time stamps increase"
+    assert all(abs(s / period - round(s / period)) < 1e-3 for s in stamps), "on period boundaries"
