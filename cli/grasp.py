@@ -1,6 +1,8 @@
-"""``dexsafe grasp propose``: multi-object grasp proposals (MultiGrasp stage 1) from the command line.
+"""``dexsafe grasp propose | eval``: multi-object grasp proposals (MultiGrasp stage 1), and the
+dual-object grasp-and-lift success matrix over object pairs (``dexsafe.evaluation.grasp_success``).
 
     dexsafe grasp propose --scene two_blocks --objects red_block,blue_block --n 64 --png out.png
+    dexsafe grasp eval --pairs can:slim_box,wide_box:wide_box --trials 5 --out out/grasp_eval
 
 Objects stand where the scene places them (its seed, or ``--placement-seed``), or in a row
 2 cm apart with ``--side-by-side`` (scenes that spread objects out leave nothing to grasp
@@ -34,6 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--png", default=None, help="write a picture of the best proposals here")
     p.add_argument("--json", default=None, help="write the proposals as JSON here")
 
+    e = sub.add_parser("eval", help="dual-object grasp-and-lift success over object pairs (JSON + PNG matrix)")
+    e.add_argument("--pairs", default="all",
+                   help="kind:kind,... from --objects-file (default all: every unordered pair, same kind included)")
+    e.add_argument("--trials", type=int, default=5, help="placements per pair (seeds --seed, --seed+1, ...)")
+    e.add_argument("--seed", type=int, default=0, help="first placement seed (default 0)")
+    e.add_argument("--proposer", default="scripted", choices=("scripted", "multigrasp"),
+                   help="scripted row grasp (fast), or MultiGrasp stage 1 with validation (minutes per trial)")
+    e.add_argument("--objects-file", default=None, help="object kinds YAML (default config/grasping/eval_objects.yaml)")
+    e.add_argument("--out", default="out/grasp_eval", help="folder for success_matrix.json/.png and the scenes")
+
 
 def _as_dict(p) -> dict:
     v = p.validation
@@ -47,9 +59,30 @@ def _as_dict(p) -> dict:
             "validation": None if v is None else {"passed": v.passed, "summary": v.summary()}}
 
 
+def run_eval(args: argparse.Namespace) -> int:
+    from dexsafe.evaluation.grasp_success import PAPER_REFERENCE, evaluate_pairs, load_object_kinds, parse_pairs
+    from dexsafe.sim.scene_spec import SceneError
+
+    try:
+        kinds = load_object_kinds(args.objects_file)
+        pairs = parse_pairs(args.pairs, kinds)
+        matrix = evaluate_pairs(pairs, kinds, args.trials, args.seed, args.proposer, args.out, progress=print)
+    except (ValueError, OSError, SceneError) as exc:
+        print(f"dexsafe grasp eval: error: {exc}", file=sys.stderr)
+        return 2
+    for pair, rate in matrix.rates.items():
+        print(f"  {pair:<28} {100 * rate:5.1f} %")
+    refs = ", ".join(f"{k} {v:g} %" for k, v in PAPER_REFERENCE.items())
+    print(f"overall {100 * matrix.overall:.1f} % over {len(matrix.trials)} trials (MultiGrasp paper: {refs}); "
+          f"wrote {args.out}/success_matrix.json and .png")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.action == "eval":
+        return run_eval(args)
     if args.action != "propose":
-        print("dexsafe grasp: choose an action: propose (see --help)", file=sys.stderr)
+        print("dexsafe grasp: choose an action: propose or eval (see --help)", file=sys.stderr)
         return 2
     from tqdm import tqdm
 

@@ -30,6 +30,7 @@ GROUPS: dict[str, str] = {
     "sim_node": "dexsafe.ros_nodes.benchmarks:run_sim_node",
     "mission": "dexsafe.ros_nodes.benchmarks:run_mission",
     "replay": "dexsafe.evaluation.benchmarks:run_replay",
+    "grasp_exec": "dexsafe.evaluation.benchmarks:run_grasp_exec",
     "so2": "dexsafe.policies.offline.benchmarks:run_so2",
     "grasping": "dexsafe.grasping.benchmarks:run_grasping",
 }

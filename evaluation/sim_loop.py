@@ -182,9 +182,11 @@ class SimStackLoop:
         return np.asarray(js.position, dtype=float)[self.index]
 
     def run(self, policy: Policy, duration: float, sink: Sink | None = None, policy_every: int = 2,
-            progress: Callable[[int, int], None] | None = None, topics: set[str] | None = None) -> LoopResult:
+            progress: Callable[[int, int], None] | None = None, topics: set[str] | None = None,
+            stop: Callable[[], bool] | None = None) -> LoopResult:
         """Run ``duration`` s of sim time. ``policy`` is asked every ``policy_every`` periods;
-        ``sink`` gets the messages of ``topics`` (default: all the stack's topics)."""
+        ``sink`` gets the messages of ``topics`` (default: all the stack's topics); ``stop()`` true
+        after a tick ends the run early."""
         from dexsafe.policies.shield import JointState as ShieldState
 
         b, m = self.backend, self.msgs
@@ -236,6 +238,9 @@ class SimStackLoop:
             b.step(steps)
             if progress is not None:
                 progress(k + 1, n_ticks)
+            if stop is not None and stop():
+                n_ticks = k + 1
+                break
         rise = {s.id: float(s.position[2]) - z0[s.id] for s in b.object_states()}
         return LoopResult(n_ticks, b.time - sim0, rise, cost)
 

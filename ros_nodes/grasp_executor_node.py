@@ -56,17 +56,14 @@ class GraspExecutorNode(Node):
         self.p = declare_parameters(self, PARAMS)
         from dexsafe.sim.hands import load_hand
         from dexsafe.sim.scene_spec import load_scene
-        from dexsafe.sim.shield_limits import finger_of_body, shield_limits_for
+        from dexsafe.sim.shield_limits import ExecutorJoints, finger_of_body, shield_limits_for
 
         self.scene = load_scene(self.p["scene"])
         self.hand = load_hand(self.p["hand"] or self.scene.hand)
-        limits = shield_limits_for(self.scene, self.hand)
-        self.joint_names = list(limits["joint_names"])
-        self.lower = np.array([limits["joints"][n]["lower"] for n in self.joint_names])
-        self.upper = np.array([limits["joints"][n]["upper"] for n in self.joint_names])
-        self.closing = np.array([limits["joints"][n]["closing"] for n in self.joint_names])
-        self.finger_joints = {f: [self.joint_names.index(j) for j in js if self.closing[self.joint_names.index(j)]]
-                              for f, js in limits["finger_joints"].items()}
+        joints = ExecutorJoints.from_limits(shield_limits_for(self.scene, self.hand))
+        self.joint_names = list(joints.joint_names)
+        self.lower, self.upper, self.closing = joints.lower, joints.upper, joints.closing
+        self.finger_joints = joints.finger_joints
         self.finger_of_body = finger_of_body(self.scene, self.hand)
         self.open_fingers = self.hand.finger_open_posture()
         self.config = ExecutorConfig(approach_height=self.p["approach_height"], reach_speed=self.p["reach_speed"],

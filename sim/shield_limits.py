@@ -11,6 +11,10 @@ Units (REP-103): rad, rad/s, N m for hinges; m, m/s, N for the wrist slides.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from dexsafe.sim.compose import build_scene_model
 from dexsafe.sim.hands import WRIST_JOINTS, HandDescription
 from dexsafe.sim.scene_spec import SceneSpec
@@ -84,3 +88,26 @@ def finger_of_body(scene: SceneSpec, hand: HandDescription | str | None = None) 
     sm = build_scene_model(scene, hand)
     return {body: tip for tip, (_, bodies) in finger_chains(sm).items() for body in bodies}
 
+
+
+@dataclass(frozen=True)
+class ExecutorJoints:
+    """What a grasp executor needs from the shield limits: command order, target limits, which
+    way each joint closes the hand, and each finger's closing joints (indices in command order)."""
+
+    joint_names: tuple[str, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+    closing: np.ndarray
+    finger_joints: dict[str, list[int]]
+
+    @classmethod
+    def from_limits(cls, limits: dict) -> ExecutorJoints:
+        """From ``shield_limits_for``'s dictionary."""
+        names = tuple(limits["joint_names"])
+        joints = limits["joints"]
+        closing = np.array([joints[n]["closing"] for n in names], dtype=float)
+        fingers = {f: [names.index(j) for j in js if closing[names.index(j)]]
+                   for f, js in limits["finger_joints"].items()}
+        return cls(names, np.array([joints[n]["lower"] for n in names], dtype=float),
+                   np.array([joints[n]["upper"] for n in names], dtype=float), closing, fingers)
