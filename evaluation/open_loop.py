@@ -6,7 +6,9 @@ For each recorded shield output (``/hand_controller/commands``) at bag time
 ``t_out`` the replayed shield gets, as the node would have: the last policy
 command received before ``t_out`` (stamped with its receive time), the last
 joint state before ``t_out``, the last contact forces per finger, and the
-e-stop state; ``now = t_out``. Times are bag seconds since the bag's start
+e-stop state; ``now = t_out``; and, as its memory of the last tick, the recorded previous output
+(``SafetyShield.resume_from``: each tick is judged on its own, so one tick's input-timing jitter
+in a live recording does not carry into every later one). Times are bag seconds since the bag's start
 (:func:`dexsafe.evaluation.sim_loop.bag_seconds`), standing in for the
 shield's steady clock. The divergence of a frame is
 ``max |replayed - recorded|`` over joints (rad or m).
@@ -18,11 +20,14 @@ previous output (``rate_limit``), or when a finger's measured contact force is
 over the limit (``contact_force``). Tolerances: ``LIMIT_EPS`` for both.
 
 The run passes when no frame diverges beyond ``tolerance`` and no constraint
-is violated. A bag recorded from a live graph has receive-time jitter: a
-command may reach the recorder after the shield used it. Such runs get a
-tolerance of about one tick's motion (``LIVE_TOLERANCE``); a run recorded by
-``sim_loop`` replays exactly (divergence 0, ``DEFAULT_TOLERANCE``). Outputs
-recorded before the first joint state are not compared (divergence NaN).
+is violated. A bag recorded from a live graph has receive-time jitter: the
+recorder may receive a joint state or command after the shield used it. For such
+runs the inputs received up to ``LIVE_JITTER_S`` after an output are candidates
+as well (at most ``MAX_CANDIDATES`` of each) and the closest replayed output
+counts, with a tolerance of about one tick's motion (``LIVE_TOLERANCE``); a run
+recorded by ``sim_loop`` replays exactly (no jitter, divergence 0,
+``DEFAULT_TOLERANCE``). Outputs recorded before the first joint state are not
+compared (divergence NaN).
 """
 
 from __future__ import annotations
@@ -42,6 +47,13 @@ LIMIT_EPS = 1e-6  # rad or m: numerical slack for the limit and rate checks
 DEFAULT_TOLERANCE = 1e-6  # rad or m: divergence allowed for runs recorded by sim_loop (deterministic)
 LIVE_TOLERANCE = 0.05  # rad or m: for runs recorded from a live graph (receive-time jitter, ~ one tick's motion)
 DETERMINISTIC_SOURCES = ("scripted_sim_run",)
+LIVE_JITTER_S = 0.03  # s: how much later than the shield a live recorder may receive an input
+MAX_CANDIDATES = 4  # inputs per kind tried for one output within the jitter window
+
+
+def default_jitter(run: RecordedRun) -> float:
+    """0 for runs written by ``sim_loop`` (exact receive times), ``LIVE_JITTER_S`` for everything else."""
+    return 0.0 if run.info.source in DETERMINISTIC_SOURCES else LIVE_JITTER_S
 
 
 def default_tolerance(run: RecordedRun) -> float:
@@ -109,17 +121,31 @@ class ConstraintChecker:
         return result
 
 
+def _divergence(replayed: np.ndarray | None, recorded: np.ndarray, have_state: bool) -> float:
+    """max |replayed - recorded|; NaN before the first joint state (not comparable), inf when nothing
+    comparable was produced or the recorded output is not finite."""
+    if not have_state:
+        return math.nan
+    if replayed is None or recorded.shape != replayed.shape:
+        return math.inf
+    d = float(np.abs(replayed - recorded).max()) if recorded.size else 0.0
+    return d if d == d else math.inf
+
+
 def replay_open_loop(run: RecordedRun, tolerance: float = DEFAULT_TOLERANCE,
                      progress: Callable[[int, int], None] | None = None, load_wall_s: float = 0.0,
-                     policy: str | None = None, plans: list | None = None) -> tuple[list[Frame], Summary]:
+                     policy: str | None = None, plans: list | None = None,
+                     jitter_s: float | None = None) -> tuple[list[Frame], Summary]:
     """Replay ``run`` through a fresh shield; see the module docstring. ``load_wall_s`` (the time
     spent reading the bag) is added to the replay time for the speed factor. ``policy`` (one of
     ``policy_replay.POLICIES``) also re-runs the policy on the recorded observations
     (``policy_replay``); its divergence from the recorded commands fails the run too. ``plans``
-    (the mission's recorded plans) are validated and planned again (``plan_replay``)."""
+    (the mission's recorded plans) are validated and planned again (``plan_replay``). ``jitter_s``
+    None: ``default_jitter(run)``."""
     from dexsafe.policies.shield import JointState as ShieldState
 
     t_start = time.perf_counter()
+    jitter_s = default_jitter(run) if jitter_s is None else float(jitter_s)
     shield, limits, _ = shield_for(run.info)
     checker = ConstraintChecker(limits)
     origin = run.origin_ns  # bag_seconds(): (t_ns - origin) * 1e-9, vectorised below
@@ -145,29 +171,38 @@ def replay_open_loop(run: RecordedRun, tolerance: float = DEFAULT_TOLERANCE,
     js_secs = (js.t_ns - origin) * 1e-9
     filt = shield.filter
     forces_at = [run.finger_forces[i] if i >= 0 else None for i in i_cts.tolist()]
-    results, latencies = [], []
+    # A live recorder receives some inputs later than the shield did: inputs received up to
+    # ``jitter_s`` after an output are candidates too, and the closest replayed output counts.
+    late = int(round(jitter_s * 1e9))
+    last_cmds = np.minimum(np.searchsorted(pol.t_ns, t_outs + late, side="left") - 1, i_cmds + MAX_CANDIDATES - 1)
+    last_jss = np.minimum(np.searchsorted(js.t_ns, t_outs + late, side="left") - 1, i_jss + MAX_CANDIDATES - 1)
+    results, latencies, divergences = [], [], []
     for k in range(n_out):
-        i_cmd, i_js = int(i_cmds[k]), int(i_jss[k])
-        forces = forces_at[k]
-        command = run.policy_raw[i_cmd] if i_cmd >= 0 and not engaged[k] else None
-        stamp = float(pol_secs[i_cmd]) if command is not None else None
-        state = ShieldState(position=js.values[i_js], stamp=float(js_secs[i_js])) if i_js >= 0 else None
-        t0 = time.perf_counter()
-        results.append(filt(command, state, float(secs[k]), forces or None, command_stamp=stamp))
-        latencies.append(time.perf_counter() - t0)
+        forces, now, recorded = forces_at[k], float(secs[k]), run.hand_raw[k]
+        best, best_div = None, math.inf
+        for i_cmd in range(int(i_cmds[k]), int(last_cmds[k]) + 1):
+            for i_js in range(int(i_jss[k]), int(last_jss[k]) + 1):
+                command = run.policy_raw[i_cmd] if i_cmd >= 0 and not engaged[k] else None
+                stamp = float(pol_secs[i_cmd]) if command is not None else None
+                state = ShieldState(position=js.values[i_js], stamp=float(js_secs[i_js])) if i_js >= 0 else None
+                if k:
+                    shield.resume_from(run.hand_raw[k - 1], float(secs[k - 1]))  # from the recorded last tick
+                else:
+                    shield.reset()
+                t0 = time.perf_counter()
+                result = filt(command, state, now, forces or None, command_stamp=stamp)
+                if best is None:
+                    latencies.append(time.perf_counter() - t0)  # the nominal inputs' run
+                div = _divergence(result.command, recorded, i_js >= 0)
+                if best is None or div < best_div or (best_div != best_div and div == div):  # NaN loses
+                    best, best_div = result, div
+        results.append(best)
+        divergences.append(best_div)
         if progress is not None and (k % 50 == 0 or k == n_out - 1):
             progress(k + 1, n_out)
     violations = checker.check_all(run.hand_raw, forces_at)
     for k, result in enumerate(results):
-        recorded = run.hand_raw[k]
-        if i_jss[k] < 0:
-            divergence = math.nan  # recorded before the first joint state: the replay cannot know the state
-        elif result.command is None or recorded.shape != result.command.shape:
-            divergence = math.inf
-        else:
-            divergence = float(np.abs(result.command - recorded).max()) if recorded.size else 0.0
-            if divergence != divergence:  # NaN in the recorded output
-                divergence = math.inf
+        divergence = divergences[k]
         i_cost = int(i_costs[k])
         i_cmd = int(i_cmds[k])
         now = float(secs[k])

@@ -444,6 +444,16 @@ class SafetyShield:
         """The last command the shield returned (a copy), or None."""
         return None if self._last_command is None else self._last_command.copy()
 
+    def resume_from(self, command: Sequence[float] | np.ndarray, now: float) -> None:
+        """Continue as if the shield had last sent ``command`` at ``now`` (s). Replay evaluation uses
+        it to judge each recorded tick from the recorded previous output, so one tick's input-timing
+        jitter in a live recording does not carry into every later tick. Ignored unless ``command``
+        is a finite vector of the right length."""
+        arr = np.asarray(command, dtype=np.float64).reshape(-1)
+        if arr.shape == (self._n,) and np.isfinite(arr).all() and math.isfinite(now):
+            self._last_command = arr.copy()
+            self._last_time = float(now)
+
     def reset(self) -> None:
         """Forget the last command and state: the next tick starts from the measured posture."""
         self._last_command = None
