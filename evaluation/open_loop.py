@@ -21,10 +21,13 @@ over the limit (``contact_force``). Tolerances: ``LIMIT_EPS`` for both.
 
 The run passes when no frame diverges beyond ``tolerance`` and no constraint
 is violated. A bag recorded from a live graph has receive-time jitter: the
-recorder may receive a joint state or command after the shield used it. For such
-runs the inputs received up to ``LIVE_JITTER_S`` after an output are candidates
-as well (at most ``MAX_CANDIDATES`` of each) and the closest replayed output
-counts, with a tolerance of about one tick's motion (``LIVE_TOLERANCE``); a run
+recorder and the shield take the same message at slightly different times, and a
+busy shield may act on a joint state up to its ``state_timeout`` old. For such
+runs the commands received within ``LIVE_JITTER_S`` of an output and the joint
+states received from ``state_timeout`` before to ``LIVE_JITTER_S`` after it are
+candidates too (at most ``MAX_CANDIDATES`` on either side of the nominal ones,
+which are tried first); the first replayed output within the tolerance, else the
+closest, counts. The tolerance is about one tick's motion (``LIVE_TOLERANCE``); a run
 recorded by ``sim_loop`` replays exactly (no jitter, divergence 0,
 ``DEFAULT_TOLERANCE``). Outputs recorded before the first joint state are not
 compared (divergence NaN).
@@ -47,8 +50,8 @@ LIMIT_EPS = 1e-6  # rad or m: numerical slack for the limit and rate checks
 DEFAULT_TOLERANCE = 1e-6  # rad or m: divergence allowed for runs recorded by sim_loop (deterministic)
 LIVE_TOLERANCE = 0.05  # rad or m: for runs recorded from a live graph (receive-time jitter, ~ one tick's motion)
 DETERMINISTIC_SOURCES = ("scripted_sim_run",)
-LIVE_JITTER_S = 0.03  # s: how much later than the shield a live recorder may receive an input
-MAX_CANDIDATES = 4  # inputs per kind tried for one output within the jitter window
+LIVE_JITTER_S = 0.03  # s: how far a live recorder's receive time of an input may be from the shield's
+MAX_CANDIDATES = 12  # inputs per kind tried on either side of the nominal one
 
 
 def default_jitter(run: RecordedRun) -> float:
@@ -171,17 +174,27 @@ def replay_open_loop(run: RecordedRun, tolerance: float = DEFAULT_TOLERANCE,
     js_secs = (js.t_ns - origin) * 1e-9
     filt = shield.filter
     forces_at = [run.finger_forces[i] if i >= 0 else None for i in i_cts.tolist()]
-    # A live recorder receives some inputs later than the shield did: inputs received up to
-    # ``jitter_s`` after an output are candidates too, and the closest replayed output counts.
+    # Receive times in a live recording differ from the shield's by scheduling jitter: inputs received
+    # within ``jitter_s`` of an output are candidates, and the closest replayed output counts.
     late = int(round(jitter_s * 1e9))
-    last_cmds = np.minimum(np.searchsorted(pol.t_ns, t_outs + late, side="left") - 1, i_cmds + MAX_CANDIDATES - 1)
-    last_jss = np.minimum(np.searchsorted(js.t_ns, t_outs + late, side="left") - 1, i_jss + MAX_CANDIDATES - 1)
+
+    def window(t_in: np.ndarray, nominal: np.ndarray, back_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        first = np.maximum(np.searchsorted(t_in, t_outs - back_ns, side="left") - 1, nominal - MAX_CANDIDATES)
+        last = np.minimum(np.searchsorted(t_in, t_outs + late, side="left") - 1, nominal + MAX_CANDIDATES)
+        return np.minimum(first, nominal), np.maximum(last, nominal)
+
+    first_cmds, last_cmds = window(pol.t_ns, i_cmds, late)
+    # A busy shield may act on any joint state younger than its state timeout.
+    first_jss, last_jss = window(js.t_ns, i_jss, int(round(limits.state_timeout * 1e9)) if late else 0)
     results, latencies, divergences = [], [], []
     for k in range(n_out):
         forces, now, recorded = forces_at[k], float(secs[k]), run.hand_raw[k]
         best, best_div = None, math.inf
-        for i_cmd in range(int(i_cmds[k]), int(last_cmds[k]) + 1):
-            for i_js in range(int(i_jss[k]), int(last_jss[k]) + 1):
+        # The nominal inputs (received just before the output) first, then the rest of the window.
+        cmds = [int(i_cmds[k])] + [i for i in range(int(first_cmds[k]), int(last_cmds[k]) + 1) if i != i_cmds[k]]
+        states = [int(i_jss[k])] + [i for i in range(int(first_jss[k]), int(last_jss[k]) + 1) if i != i_jss[k]]
+        for i_cmd in cmds:
+            for i_js in states:
                 command = run.policy_raw[i_cmd] if i_cmd >= 0 and not engaged[k] else None
                 stamp = float(pol_secs[i_cmd]) if command is not None else None
                 state = ShieldState(position=js.values[i_js], stamp=float(js_secs[i_js])) if i_js >= 0 else None
@@ -196,6 +209,10 @@ def replay_open_loop(run: RecordedRun, tolerance: float = DEFAULT_TOLERANCE,
                 div = _divergence(result.command, recorded, i_js >= 0)
                 if best is None or div < best_div or (best_div != best_div and div == div):  # NaN loses
                     best, best_div = result, div
+                if best_div <= tolerance:
+                    break
+            if best_div <= tolerance:
+                break
         results.append(best)
         divergences.append(best_div)
         if progress is not None and (k % 50 == 0 or k == n_out - 1):

@@ -154,12 +154,15 @@ class RecorderNode(Node):
             return
         self.bag.add_topic(topic, msgtype, [offered_qos(o) for o in offers])
         self._subs[topic] = self.create_subscription(
-            cls, topic, lambda data, t=topic: self._on_message(t, data), request_qos(offers), raw=True,
+            cls, topic, lambda data, info, t=topic: self._on_message(t, data, info), request_qos(offers), raw=True,
             callback_group=self._callbacks)
         self.get_logger().info(f"recording {topic} [{msgtype}]")
 
-    def _on_message(self, topic: str, data: bytes) -> None:
-        t_ns = self.get_clock().now().nanoseconds
+    def _on_message(self, topic: str, data: bytes, info=None) -> None:
+        # The middleware's receive time (as rosbag2 records it), not the moment this callback runs: a
+        # busy executor can run it 100 ms later, and replay must see inputs when the stack got them.
+        received = int((info or {}).get("received_timestamp") or 0)
+        t_ns = received if received > 0 else self.get_clock().now().nanoseconds
         with self._lock:
             if not self._closed:
                 self.bag.write_raw(topic, t_ns, data)
