@@ -148,6 +148,7 @@ class SimNode(Node):
         self._running = True
         self.steps = 0
         self.skipped_publications = 0
+        self.publications = 0
         self._last_publish_wall = -1e9
         self._thread = threading.Thread(target=self._physics_loop, name="sim-physics", daemon=True)
         self._thread.start()
@@ -268,6 +269,7 @@ class SimNode(Node):
                                           height=self.p["cloud_height"])
         if publish:
             self._publish(*msgs)
+            self.publications += 1
         if cloud:
             self.pub_cloud.publish(cloud_msg(pts, Header(stamp=stamp(t), frame_id="world")))
         rtf = self.p["real_time_factor"]
