@@ -102,8 +102,10 @@ class StackMessages:
         self.Vector3 = ty["geometry_msgs/msg/Vector3"]
 
     def stamp(self, t: float):
-        sec = int(np.floor(t))
-        return self.Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+        from dexsafe.core.stamps import sec_nanosec
+
+        sec, nanosec = sec_nanosec(t)
+        return self.Time(sec=sec, nanosec=nanosec)
 
     def header(self, t: float, frame: str = "world"):
         return self.Header(stamp=self.stamp(t), frame_id=frame)

@@ -43,6 +43,7 @@ from sensor_msgs.msg import JointState, PointCloud2, PointField
 from std_msgs.msg import Float64MultiArray, Header
 from trajectory_msgs.msg import JointTrajectory
 
+from dexsafe.core.stamps import sec_nanosec
 from dexsafe.core.validation import InvalidInput
 from dexsafe.msg import HandContact, HandContacts, SceneObjects
 from dexsafe.ros_nodes.conversions import object_spec_to_msg, point, vector3
@@ -73,8 +74,8 @@ PARAMS = [
 
 def stamp(t: float) -> Time:
     """Sim time in seconds -> builtin_interfaces/Time."""
-    sec = int(t)
-    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+    sec, nanosec = sec_nanosec(t)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def cloud_msg(points: np.ndarray, header: Header) -> PointCloud2:
