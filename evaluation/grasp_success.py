@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -208,8 +209,17 @@ def evaluate_pairs(pairs: list[tuple[str, str]], kinds: dict[str, dict], trials:
     if trials < 1:
         raise ValueError("trials must be >= 1")
     out = Path(out_dir) if out_dir else None
-    scenes = (out / "scenes") if out else Path(_tmpdir())
-    scenes.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dexsafe-grasp-eval-") as tmp:
+        scenes = (out / "scenes") if out else Path(tmp)
+        scenes.mkdir(parents=True, exist_ok=True)
+        matrix = _run_pairs(pairs, kinds, trials, seed, proposer, scenes, progress)
+    if out:
+        (out / "success_matrix.json").write_text(json.dumps(matrix.as_dict(), indent=2) + "\n")
+        plot_matrix(matrix, out / "success_matrix.png")
+    return matrix
+
+
+def _run_pairs(pairs, kinds, trials, seed, proposer, scenes: Path, progress) -> SuccessMatrix:
     matrix = SuccessMatrix(sorted({k for p in pairs for k in p}), proposer, trials)
     for a, b in pairs:
         name, wins = f"{a}:{b}", 0
@@ -228,16 +238,7 @@ def evaluate_pairs(pairs: list[tuple[str, str]], kinds: dict[str, dict], trials:
                          f"{'lifted' if r.success else 'failed'}; rise {rise} cm; {time.perf_counter() - t0:.1f} s"
                          + (f"; {r.note}" if r.note and not r.success else ""))
         matrix.rates[name] = wins / trials
-    if out:
-        (out / "success_matrix.json").write_text(json.dumps(matrix.as_dict(), indent=2) + "\n")
-        plot_matrix(matrix, out / "success_matrix.png")
     return matrix
-
-
-def _tmpdir() -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="dexsafe-grasp-eval-")
 
 
 def plot_matrix(matrix: SuccessMatrix, path: str | Path) -> Path:
