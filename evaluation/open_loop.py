@@ -30,7 +30,9 @@ which are tried first); the first replayed output within the tolerance, else the
 closest, counts. The tolerance is about one tick's motion (``LIVE_TOLERANCE``); a run
 recorded by ``sim_loop`` replays exactly (no jitter, divergence 0,
 ``DEFAULT_TOLERANCE``). Outputs recorded before the first joint state are not
-compared (divergence NaN).
+compared (divergence NaN), nor, in live recordings, the outputs after the last
+recorded joint state plus ``state_timeout`` (a recorder loses the messages still
+queued when the bag closes).
 """
 
 from __future__ import annotations
@@ -218,8 +220,14 @@ def replay_open_loop(run: RecordedRun, tolerance: float = DEFAULT_TOLERANCE,
         if progress is not None and (k % 50 == 0 or k == n_out - 1):
             progress(k + 1, n_out)
     violations = checker.check_all(run.hand_raw, forces_at)
+    # A live recorder writes its backlog late and loses what is still queued when the bag closes:
+    # outputs after the last recorded joint state (plus the shield's state timeout) have no inputs
+    # in the bag to be judged by.
+    tail = np.zeros(n_out, dtype=bool)
+    if late and len(js):
+        tail = t_outs > int(js.t_ns[-1]) + int(round(limits.state_timeout * 1e9))
     for k, result in enumerate(results):
-        divergence = divergences[k]
+        divergence = math.nan if tail[k] else divergences[k]
         i_cost = int(i_costs[k])
         i_cmd = int(i_cmds[k])
         now = float(secs[k])
@@ -232,6 +240,9 @@ def replay_open_loop(run: RecordedRun, tolerance: float = DEFAULT_TOLERANCE,
     skipped = int(np.sum(i_jss < 0))
     if skipped:
         notes.append(f"{skipped} leading output(s) recorded before the first joint state were not compared")
+    if tail.any():
+        notes.append(f"{int(tail.sum())} trailing output(s) recorded after the last joint state (and the shield's "
+                     "state timeout) were not compared: the recording holds no input for them")
     components, reasons = {}, []
     if policy:
         from dexsafe.evaluation.policy_replay import replay_policy_open_loop

@@ -18,6 +18,7 @@ is engaged. Limits come from the hand's description and model in the scene
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -32,6 +33,10 @@ from dexsafe.msg import HandContacts
 from dexsafe.policies.shield import JointState as ShieldJointState
 from dexsafe.policies.shield import SafetyShield, ShieldLimits
 from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, spin_node
+
+MAX_CALLBACK_DELAY = 1.0
+"""s: a middleware receive time further back than this (or in the future) is not trusted (clock
+mismatch); the callback's own time is used instead."""
 
 PARAMS = [
     ParamSpec("scene", "two_blocks", "scene whose workspace box and objects' force limits apply"),
@@ -97,12 +102,25 @@ class SafetyShieldNode(Node):
         return self._steady.now().nanoseconds * 1e-9
 
     # --- inputs: stored with their steady-clock arrival time; validated by the shield ----------
-    def _on_command(self, msg: Float64MultiArray) -> None:
+    def arrival(self, info=None) -> float:
+        """When the middleware received a message, on the steady clock (s): its ``received_timestamp``
+        (system time) turned into an age, so a callback that runs late does not make an input look
+        fresher than it is. Falls back to now when the middleware gives no plausible time."""
+        now = self.now()
+        received = int((info or {}).get("received_timestamp") or 0)
+        if received > 0:
+            age = (time.time_ns() - received) * 1e-9
+            if 0.0 <= age <= MAX_CALLBACK_DELAY:
+                return now - age
+        return now
+
+    def _on_command(self, msg: Float64MultiArray, info: dict) -> None:
+        arrived = self.arrival(info)
         with self._lock:
             self._command = np.asarray(msg.data, dtype=float)
-            self._command_stamp = self.now()
+            self._command_stamp = arrived
 
-    def _on_joint_state(self, msg: JointState) -> None:
+    def _on_joint_state(self, msg: JointState, info: dict) -> None:
         names = tuple(msg.name)
         if names != self._state_names:
             missing = [n for n in self.joint_names if n not in names]
@@ -115,8 +133,9 @@ class SafetyShieldNode(Node):
             self.get_logger().warning("/joint_states: position and name lengths differ", throttle_duration_sec=2.0)
             return
         q = np.asarray(msg.position, dtype=float)[self._index]
+        arrived = self.arrival(info)
         with self._lock:
-            self._state = ShieldJointState(position=q, stamp=self.now())
+            self._state = ShieldJointState(position=q, stamp=arrived)
 
     def _on_contacts(self, msg: HandContacts) -> None:
         forces: dict[str, float] = {}

@@ -93,3 +93,19 @@ def test_estop_and_stale_commands_hold(ros, graph):
     ros.wait_for(still_publishing_and_reached, 20.0, "moving again after release")
     # No new command for longer than command_timeout: the shield holds where it is.
     ros.wait_for(lambda: shield.last_result is not None and shield.last_result.holding, 5.0, "stale hold")
+
+
+def test_input_age_counts_from_the_middlewares_receive_time(ros, graph):
+    """A callback that runs late must not make a joint state look fresh: the arrival time is the
+    middleware's receive time on the steady clock; an implausible one falls back to now."""
+    import time
+
+    _, shield = graph
+    now = shield.now()
+    late = shield.arrival({"received_timestamp": time.time_ns() - 80_000_000})
+    assert abs((now - late) - 0.08) < 0.02
+    assert abs(shield.arrival({"received_timestamp": 0}) - shield.now()) < 0.02
+    assert abs(shield.arrival({"received_timestamp": time.time_ns() + 10**12}) - shield.now()) < 0.02
+    # The live path: states from the sim carry a receive time, so their arrival is not later than now.
+    ros.wait_for(lambda: shield._state is not None, 20.0, "a joint state")
+    assert shield._state.stamp <= shield.now()
