@@ -432,16 +432,17 @@ class BagReader:
                 where = f" after t={last_t} ns" if last_t is not None else ""
                 raise BagCorruptedError(f"{self._target}: damaged data{where}: {type(exc).__name__}: {exc}") from None
             last_t = t_ns
-            if raw:
-                yield topic, t_ns, bytes(data)
-                continue
-            msgtype = self.info.topics[topic].msgtype
-            try:
-                msg = self.store.deserialize_cdr(data, msgtype)
-            except Exception as exc:  # noqa: BLE001 - any decode failure is damage in that message
-                raise BagCorruptedError(f"{self.path}: message on {topic} ({msgtype}) at t={t_ns} ns "
-                                        f"does not deserialize: {type(exc).__name__}: {exc}") from None
-            yield topic, t_ns, msg
+            yield topic, t_ns, bytes(data) if raw else self.decode(topic, t_ns, data)
+
+    def decode(self, topic: str, t_ns: int, data: bytes) -> Any:
+        """One message's CDR bytes -> a rosbags object; ``BagCorruptedError`` naming topic and time if
+        it does not deserialize."""
+        msgtype = self.info.topics[topic].msgtype
+        try:
+            return self.store.deserialize_cdr(data, msgtype)
+        except Exception as exc:  # noqa: BLE001 - any decode failure is damage in that message
+            raise BagCorruptedError(f"{self.path}: message on {topic} ({msgtype}) at t={t_ns} ns "
+                                    f"does not deserialize: {type(exc).__name__}: {exc}") from None
 
 
 _POLICY_NAMES = {

@@ -62,11 +62,12 @@ class RecordedPlan:
 def recorded_plans(reader: BagReader, topic: str) -> list[RecordedPlan]:
     """The ``dexsafe/Plan`` messages on ``topic`` (empty if none were recorded). A message that is no
     valid schema plan is kept with its error: it reached the record, so it counts as a violation."""
-    from dexsafe.planning.schema import SchemaError, plan_from_dict
-    from dexsafe.ros_nodes.conversions import InvalidInput, plan_from_msg
-
     if topic not in reader.info.topics:
         return []
+    from dexsafe.core.validation import InvalidInput
+    from dexsafe.planning.plan_message import plan_from_msg
+    from dexsafe.planning.schema import SchemaError, plan_from_dict
+
     plans = []
     for _, _, msg in reader.messages([topic]):
         try:

@@ -16,7 +16,7 @@ import numpy as np
 
 from dexsafe.evaluation import cdr_fast
 from dexsafe.evaluation.bag_reader import BagInfo, BagReader, open_bag
-from dexsafe.evaluation.errors import BagCorruptedError, RunContentError, UnknownMessageTypeError
+from dexsafe.evaluation.errors import RunContentError, UnknownMessageTypeError
 from dexsafe.evaluation.run_info import RunInfo
 from dexsafe.evaluation.topics import TopicMap
 
@@ -107,11 +107,7 @@ def load_run(path: str | Path | BagReader, topics: TopicMap | None = None, *, ne
 def _slow(reader: BagReader, topic: str, t_ns: int, raw: bytes, topics: TopicMap):
     """Decode with rosbags (other layouts, big-endian, or damage: then it raises a clear error)."""
     msgtype = reader.info.topics[topic].msgtype
-    try:
-        msg = reader.store.deserialize_cdr(raw, msgtype)
-    except Exception as exc:  # noqa: BLE001 - any decode failure is damage in that message
-        raise BagCorruptedError(f"{reader.path}: message on {topic} ({msgtype}) at t={t_ns} ns does not "
-                                f"deserialize: {type(exc).__name__}: {exc}") from None
+    msg = reader.decode(topic, t_ns, raw)
     try:
         if topic == topics.joint_states:
             return tuple(msg.name), np.asarray(msg.position, dtype=float)

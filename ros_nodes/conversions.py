@@ -9,13 +9,13 @@ in its response; nothing here touches the graph.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Sequence
 
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 
 from dexsafe.core.validation import InvalidInput, finite, in_range, unit_quaternion
 from dexsafe.msg import Plan, PlanStep, SceneObject
+from dexsafe.planning.plan_message import PLAN_STATUS_CODES, PLAN_STATUS_NAMES, plan_from_msg  # noqa: F401 (re-export)
 from dexsafe.sim.scene_spec import SHAPES, ObjectSpec
 
 # Anything further than this from the world origin is a unit or frame error.
@@ -90,11 +90,6 @@ def check_object_ids(requested: Iterable[str], known: Iterable[str]) -> list[str
     return req
 
 
-PLAN_STATUS_NAMES = {Plan.STATUS_OK: "ok", Plan.STATUS_NEEDS_CONFIRMATION: "needs_confirmation",
-                     Plan.STATUS_REFUSED: "refused", Plan.STATUS_CLARIFY: "clarify"}
-PLAN_STATUS_CODES = {v: k for k, v in PLAN_STATUS_NAMES.items()}
-
-
 def plan_to_msg(plan: dict) -> Plan:
     """A plan as a JSON-like dict (``dexsafe.planning.schema.Plan.to_dict()``: ``status``,
     ``steps`` with ``skill``/``args`` and optionally ``object_ids``, ``rationale``,
@@ -111,32 +106,3 @@ def plan_to_msg(plan: dict) -> Plan:
                 instruction=str(plan.get("instruction", "")), status=PLAN_STATUS_CODES[status], steps=steps,
                 rationale=str(plan.get("rationale", "")), reasons=[str(r) for r in plan.get("reasons", [])],
                 provenance_json=json.dumps(plan.get("provenance", {}), sort_keys=True, default=str))
-
-
-def plan_from_msg(msg: Plan) -> dict:
-    """``dexsafe/Plan`` -> JSON-like dict; raises ``InvalidInput`` on unknown status or bad JSON."""
-    if msg.status not in PLAN_STATUS_NAMES:
-        raise InvalidInput(f"plan status {msg.status} is not a STATUS_* constant")
-    steps = []
-    for i, s in enumerate(msg.steps):
-        try:
-            args = json.loads(s.args_json) if s.args_json else {}
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"steps[{i}].args_json is not valid JSON: {exc}") from exc
-        if not isinstance(args, dict):
-            raise InvalidInput(f"steps[{i}].args_json must be a JSON object")
-        for key, val in args.items():
-            if isinstance(val, float) and not math.isfinite(val):
-                raise InvalidInput(f"steps[{i}].args.{key} is not finite")
-        steps.append({"skill": s.skill, "args": args})
-    try:
-        provenance = json.loads(msg.provenance_json) if msg.provenance_json else {}
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"provenance_json is not valid JSON: {exc}") from exc
-    out = {"instruction": msg.instruction, "status": PLAN_STATUS_NAMES[msg.status], "steps": steps,
-           "rationale": msg.rationale, "reasons": list(msg.reasons), "provenance": provenance}
-    if msg.schema_version:
-        out["schema_version"] = msg.schema_version
-    if msg.plan_id:
-        out["plan_id"] = msg.plan_id
-    return out

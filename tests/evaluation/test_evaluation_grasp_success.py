@@ -54,3 +54,20 @@ def test_cli(tmp_path, capsys):
     assert "kind:kind" in capsys.readouterr().err
     assert main(["grasp", "eval", "--pairs", "slim_box:wide_box", "--trials", "1", "--out", str(tmp_path)]) == 0
     assert "overall" in capsys.readouterr().out and (tmp_path / "success_matrix.json").is_file()
+
+
+@pytest.mark.slow
+def test_multigrasp_proposals_are_validated_before_execution(tmp_path):
+    """The multigrasp proposer path: stage 1 on the pair, MuJoCo validation, and only a validated
+    proposal is executed. On CPU budgets none passes yet (issue 4): the trial fails, saying why."""
+    import yaml
+
+    from dexsafe.evaluation.grasp_success import run_trial
+
+    scene = tmp_path / "pair.yaml"
+    scene.write_text(yaml.safe_dump(pair_scene("slim_box", "wide_box", load_object_kinds(), 0)))
+    trial = run_trial(scene, "multigrasp", multigrasp_budget=1.0)
+    if trial.note.startswith("multigrasp: none"):
+        assert not trial.success and trial.sim_time_s == 0.0
+    else:
+        assert trial.note.startswith("multigrasp proposal"), trial.note

@@ -183,14 +183,14 @@ def _plan_msg(plan):
     import json as _json
 
     from dexsafe.evaluation.typestore import typestore
+    from dexsafe.planning.plan_message import PLAN_STATUS_CODES
 
     ty = typestore().types
-    codes = {"ok": 0, "needs_confirmation": 1, "refused": 2, "clarify": 3}
     d = plan.to_dict()
     steps = [ty["dexsafe/msg/PlanStep"](skill=s["skill"], object_ids=[], args_json=_json.dumps(s["args"]),
                                         rationale="") for s in d["steps"]]
     return ty["dexsafe/msg/Plan"](schema_version=d["schema_version"], plan_id=d["plan_id"],
-                                  instruction=d["instruction"], status=codes[d["status"]], steps=steps,
+                                  instruction=d["instruction"], status=PLAN_STATUS_CODES[d["status"]], steps=steps,
                                   rationale=d["rationale"], reasons=d["reasons"],
                                   provenance_json=_json.dumps(d["provenance"]))
 

@@ -12,8 +12,8 @@ from dexsafe.ros_nodes.commander import MissionCommander, TaskResult
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
-@pytest.fixture
-def commander(ros):
+def _sim_graph(ros, mission_params=()) -> tuple[MissionCommander, object]:
+    """sim, shield, executor, planner, aligner and mission on two_blocks, and a ready commander."""
     from dexsafe.ros_nodes.aligner_node import AlignerNode
     from dexsafe.ros_nodes.grasp_executor_node import GraspExecutorNode
     from dexsafe.ros_nodes.mission_node import MissionNode
@@ -27,11 +27,16 @@ def commander(ros):
     ros.add(GraspExecutorNode(context=ros.context))
     ros.add(PlannerNode(context=ros.context, parameter_overrides=scene))
     ros.add(AlignerNode(context=ros.context, parameter_overrides=scene))
-    mission = ros.add(MissionNode(context=ros.context))
+    mission = ros.add(MissionNode(context=ros.context, parameter_overrides=list(mission_params)))
     cmd = ros.add(MissionCommander(spin=False, context=ros.context))
     assert cmd.wait_until_ready(20.0)
     ros.wait_for(lambda: mission._objects is not None, 20.0, "the object list")
-    return cmd
+    return cmd, mission
+
+
+@pytest.fixture
+def commander(ros):
+    return _sim_graph(ros)[0]
 
 
 def _run(cmd, text, timeout=120.0):
@@ -125,23 +130,7 @@ def test_failed_step_is_replanned_once_with_the_explanation(ros):
     planner why, runs the new plan, and reports both failures."""
     import time
 
-    from dexsafe.ros_nodes.aligner_node import AlignerNode
-    from dexsafe.ros_nodes.grasp_executor_node import GraspExecutorNode
-    from dexsafe.ros_nodes.mission_node import MissionNode
-    from dexsafe.ros_nodes.planner_node import PlannerNode
-    from dexsafe.ros_nodes.safety_shield_node import SafetyShieldNode
-    from dexsafe.ros_nodes.sim_node import SimNode
-
-    scene = [Parameter("scene", value="two_blocks")]
-    ros.add(SimNode(context=ros.context, parameter_overrides=[Parameter("cloud_rate", value=0.0)]))
-    ros.add(SafetyShieldNode(context=ros.context))
-    ros.add(GraspExecutorNode(context=ros.context))
-    ros.add(PlannerNode(context=ros.context, parameter_overrides=scene))
-    ros.add(AlignerNode(context=ros.context, parameter_overrides=scene))
-    mission = ros.add(MissionNode(context=ros.context, parameter_overrides=[Parameter("grasp_timeout", value=1.0)]))
-    cmd = ros.add(MissionCommander(spin=False, context=ros.context))
-    assert cmd.wait_until_ready(20.0)
-    ros.wait_for(lambda: mission._objects is not None, 20.0, "the object list")
+    cmd, _ = _sim_graph(ros, [Parameter("grasp_timeout", value=1.0)])
     assert cmd.run_instruction("lift the red block", auto_confirm=True)
     end = time.monotonic() + 90.0
     while not cmd.is_done():

@@ -116,3 +116,11 @@ def test_compute_plan_action_cancels_a_slow_llm(ros):
         assert res.success and res.plan.status == Plan.STATUS_OK and "rule" in res.message
     finally:
         silent.close()
+
+
+def test_plan_status_names_match_the_message_constants():
+    """planning.plan_message restates msg/Plan.msg's STATUS_* without ROS; they must agree."""
+    from dexsafe.planning.plan_message import PLAN_STATUS_NAMES
+
+    assert PLAN_STATUS_NAMES == {Plan.STATUS_OK: "ok", Plan.STATUS_NEEDS_CONFIRMATION: "needs_confirmation",
+                                 Plan.STATUS_REFUSED: "refused", Plan.STATUS_CLARIFY: "clarify"}
