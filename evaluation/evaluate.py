@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dexsafe.evaluation.recorded_run import RecordedRun, load_run
 from dexsafe.evaluation.results import Frame, Summary, write_jsonl
+from dexsafe.evaluation.run_info import RunInfo
 from dexsafe.evaluation.topics import TopicMap
 
 MODES = ("open", "closed")
@@ -71,10 +72,18 @@ def evaluate_bag(path: str | Path, mode: str = "open", out_dir: str | Path | Non
     need = ("policy_commands", "hand_commands", "joint_states") if mode == "open" else \
         (("policy_commands", "joint_states") if policy in (None, "recorded") else ("joint_states",))
     with open_bag(path) as reader:
+        from dexsafe.evaluation.policy_replay import POLICIES
+
+        recorded_policy = (reader.info.run_info() or RunInfo()).policy
+        # Open loop re-runs the policy the run names (if it can), unless told otherwise.
+        rerun = (recorded_policy if recorded_policy in POLICIES else None) if policy is None else \
+            (None if policy == "recorded" else policy)
         roles = set(vars(topics).values())
         bar = _Bar(progress, "reading", sum(t.count for t in reader.info.topics.values() if t.name in roles), "msg")
         try:
-            run = load_run(reader, topics, need=need, with_objects=mode == "closed", progress=bar.update_to)
+            # Object poses: closed loop resets the scene to them; a re-run policy plans from them.
+            run = load_run(reader, topics, need=need, with_objects=mode == "closed" or bool(rerun),
+                           progress=bar.update_to)
         finally:
             bar.close()
         plans = recorded_plans(reader, topics.plans) if mode == "open" else []
@@ -82,10 +91,6 @@ def evaluate_bag(path: str | Path, mode: str = "open", out_dir: str | Path | Non
     if mode == "open":
         bar = _Bar(progress, "open-loop replay", len(run.hand_commands), "frame")
         try:
-            from dexsafe.evaluation.policy_replay import POLICIES
-
-            rerun = (run.info.policy if run.info.policy in POLICIES else None) if policy is None else \
-                (None if policy == "recorded" else policy)
             frames, summary = open_loop.replay_open_loop(
                 run, open_loop.default_tolerance(run) if tolerance is None else tolerance, bar.update_to, load_wall,
                 policy=rerun, plans=plans)
