@@ -32,7 +32,7 @@ PYTEST_ARGS ?=
 BENCH ?=
 BENCH_OUT ?= bench_results.json
 
-.PHONY: all setup build test demo bench lint planning-models clean distclean help
+.PHONY: all setup build test demo bench lint planning-models grasp-policy clean distclean help
 all: setup
 
 help:
@@ -40,6 +40,7 @@ help:
 	@echo "make test    run the whole test suite (sets everything up first)"
 	@echo "make bench   run benchmarks (BENCH=group for one group, BENCH_OUT=file.json)"
 	@echo "make lint    ruff and package checks only"
+	@echo "make grasp-policy  retrain the residual grasp policies in policies/models (GRASP_SEEDS, GRASP_STEPS)"
 
 setup: $(STAMPS)/build
 
@@ -86,6 +87,17 @@ bench: setup
 # Retrain the small planning models shipped in planning/models (deterministic, ~1 min on a CPU).
 planning-models: setup
 	$(VENV)/bin/dexsafe plan train
+
+# Retrain the residual grasp-and-lift policies shipped in policies/models: one PPO run per seed,
+# GRASP_SEEDS in parallel (one core each; about 30 min for 300k steps on this 2-core machine).
+GRASP_SEEDS ?= 0 1
+GRASP_STEPS ?= 300000
+grasp-policy: setup
+	@mkdir -p out; for s in $(GRASP_SEEDS); do \
+	  out=policies/models/grasp_lift_residual$$( [ $$s = 0 ] || echo _seed$$s ).pt; \
+	  $(VENV)/bin/dexsafe grasp train --steps $(GRASP_STEPS) --seed $$s --out out/grasp_train/seed$$s \
+	    --export $$out > out/grasp_train_seed$$s.log 2>&1 & \
+	done; wait; tail -n 2 out/grasp_train_seed*.log
 
 clean:
 	rm -rf $(BUILD_BASE) $(STAMPS)/build

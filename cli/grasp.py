@@ -1,8 +1,11 @@
-"""``dexsafe grasp propose | eval``: multi-object grasp proposals (MultiGrasp stage 1), and the
-dual-object grasp-and-lift success matrix over object pairs (``dexsafe.evaluation.grasp_success``).
+"""``dexsafe grasp propose | eval | train``: multi-object grasp proposals (MultiGrasp stage 1), the
+dual-object grasp-and-lift success matrix over object pairs (``dexsafe.evaluation.grasp_success``),
+and training the residual execution policy (``dexsafe.policies.grasp_training``).
 
     dexsafe grasp propose --scene two_blocks --objects red_block,blue_block --n 64 --png out.png
     dexsafe grasp eval --pairs can:slim_box,wide_box:wide_box --trials 5 --out out/grasp_eval
+    dexsafe grasp eval --policy default          # the trained residual on top of the scripted executor
+    dexsafe grasp train --steps 400000 --seed 0 --out out/grasp_train --export policies/models/grasp_lift_residual.pt
 
 Objects stand where the scene places them (its seed, or ``--placement-seed``), or in a row
 2 cm apart with ``--side-by-side`` (scenes that spread objects out leave nothing to grasp
@@ -45,6 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="scripted row grasp (fast), or MultiGrasp stage 1 with validation (minutes per trial)")
     e.add_argument("--objects-file", default=None, help="object kinds YAML (default config/grasping/eval_objects.yaml)")
     e.add_argument("--out", default="out/grasp_eval", help="folder for success_matrix.json/.png and the scenes")
+    e.add_argument("--policy", default="", help="execute with a trained residual policy: a checkpoint path, or "
+                   "'default' (policies/models/grasp_lift_residual.pt); empty = the scripted executor alone")
+
+    t = sub.add_parser("train", help="train the residual grasp-and-lift policy with PPO (dexsafe/GraspExecute-v0)")
+    t.add_argument("--steps", type=int, default=400_000, help="environment steps (default 400000, about 40 min)")
+    t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    t.add_argument("--config", default=None, help="PPO config YAML (default config/policies/grasp_residual_ppo.yaml)")
+    t.add_argument("--objects-file", default=None,
+                   help="training object kinds YAML (default config/grasping/train_objects.yaml)")
+    t.add_argument("--out", default="out/grasp_train", help="run folder: progress.csv, curves.png, checkpoint.pt")
+    t.add_argument("--export", default=None, help="write the policy for the node here (default OUT/policy.pt)")
 
 
 def _as_dict(p) -> dict:
@@ -61,12 +75,15 @@ def _as_dict(p) -> dict:
 
 def run_eval(args: argparse.Namespace) -> int:
     from dexsafe.evaluation.grasp_success import PAPER_REFERENCE, evaluate_pairs, load_object_kinds, parse_pairs
+    from dexsafe.policies.residual_grasp import load_residual_policy
     from dexsafe.sim.scene_spec import SceneError
 
     try:
         kinds = load_object_kinds(args.objects_file)
         pairs = parse_pairs(args.pairs, kinds)
-        matrix = evaluate_pairs(pairs, kinds, args.trials, args.seed, args.proposer, args.out, progress=print)
+        policy = load_residual_policy(args.policy) if args.policy else None
+        matrix = evaluate_pairs(pairs, kinds, args.trials, args.seed, args.proposer, args.out, progress=print,
+                                policy=policy)
     except (ValueError, OSError, SceneError) as exc:
         print(f"dexsafe grasp eval: error: {exc}", file=sys.stderr)
         return 2
@@ -78,11 +95,33 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dexsafe.policies.algorithms.base import ConfigError
+    from dexsafe.policies.grasp_training import train_grasp_policy
+
+    if args.steps < 1:
+        print("dexsafe grasp train: error: --steps must be >= 1", file=sys.stderr)
+        return 2
+    export = args.export or str(Path(args.out) / "policy.pt")
+    try:
+        res = train_grasp_policy(args.out, export, args.steps, args.seed, args.config, args.objects_file)
+    except (ValueError, OSError, ConfigError) as exc:
+        print(f"dexsafe grasp train: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"trained {res.steps} steps in {res.seconds:.0f} s; run in {res.run_dir} (curves.png, progress.csv); "
+          f"policy for the grasp_executor node: {res.policy_path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.action == "eval":
         return run_eval(args)
+    if args.action == "train":
+        return run_train(args)
     if args.action != "propose":
-        print("dexsafe grasp: choose an action: propose or eval (see --help)", file=sys.stderr)
+        print("dexsafe grasp: choose an action: propose, eval or train (see --help)", file=sys.stderr)
         return 2
     from tqdm import tqdm
 

@@ -11,7 +11,8 @@ executor's one-second hold.
 Proposals (``proposer``): ``scripted`` is the row grasp of ``dexsafe.sim.scripted``
 (dexsafe hand only); ``multigrasp`` asks MultiGrasp stage 1 (``GraspProposer``) for the
 best validated pre-grasp and counts the trial failed when there is none. Execution is the
-scripted executor (``ScriptedGraspExecutor``), the node's default.
+scripted executor (``ScriptedGraspExecutor``), with or without the trained residual policy
+on top of it (``dexsafe.policies.residual_grasp``), as the ``grasp_executor`` node runs it.
 
 Every trial's scene is kept as YAML under ``out_dir/scenes`` so a failure can be replayed
 with ``dexsafe render`` or the sim node.
@@ -27,12 +28,16 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
 
 from dexsafe.core import yaml_io
 from dexsafe.core.paths import config_path
+
+if TYPE_CHECKING:
+    from dexsafe.policies.residual_grasp import ResidualGraspPolicy
 
 SUCCESS_HEIGHT = 0.10
 """m every object must rise (MultiGrasp: 10 cm after a one-second hold)."""
@@ -65,6 +70,7 @@ class SuccessMatrix:
     kinds: list[str]
     proposer: str
     trials_per_pair: int
+    executor: str = "scripted"
     rates: dict[str, float] = field(default_factory=dict)
     trials: list[TrialResult] = field(default_factory=list)
 
@@ -73,7 +79,8 @@ class SuccessMatrix:
         return float(np.mean([t.success for t in self.trials])) if self.trials else math.nan
 
     def as_dict(self) -> dict:
-        return {"kinds": self.kinds, "proposer": self.proposer, "trials_per_pair": self.trials_per_pair,
+        return {"kinds": self.kinds, "proposer": self.proposer, "executor": self.executor,
+                "trials_per_pair": self.trials_per_pair,
                 "overall_success": self.overall, "rates": self.rates,
                 "paper_reference_percent": PAPER_REFERENCE, "trials": [asdict(t) for t in self.trials]}
 
@@ -134,10 +141,13 @@ def pair_scene(a: str, b: str, kinds: dict[str, dict], seed: int, base: str = "t
             "objects": objects}
 
 
-def run_trial(scene_file: Path, proposer: str = "scripted", multigrasp_budget: float = 30.0) -> TrialResult:
-    """Propose and execute one dual-object grasp in the scene at ``scene_file``; see the module docstring."""
+def run_trial(scene_file: Path, proposer: str = "scripted", multigrasp_budget: float = 30.0,
+              policy: ResidualGraspPolicy | None = None) -> TrialResult:
+    """Propose and execute one dual-object grasp in the scene at ``scene_file``; see the module docstring.
+    ``policy``: the trained residual on top of the scripted executor (None: the scripted executor alone)."""
     from dexsafe.evaluation.run_info import RunInfo
     from dexsafe.evaluation.sim_loop import SimStackLoop
+    from dexsafe.policies.residual_grasp import GraspObservation, ResidualGraspExecutor, ResidualScales
     from dexsafe.policies.scripted_grasp import ExecutorConfig, Phase, ScriptedGraspExecutor
     from dexsafe.sim.shield_limits import ExecutorJoints, shield_limits_for
 
@@ -148,20 +158,25 @@ def run_trial(scene_file: Path, proposer: str = "scripted", multigrasp_budget: f
         pregrasp, note = _propose(b, ids, proposer, multigrasp_budget)
         if pregrasp is None:
             return TrialResult("", 0, 0, False, {o: 0.0 for o in ids}, 0.0, 0.0, 0.0, note)
+        period = 2.0 / loop.info.control_rate  # the executor every other shield tick (50 Hz)
+        decide_every = 1
+        if policy is not None:
+            why = policy.mismatch(b.hand.name, len(ids), 1.0 / period)
+            if why:
+                raise ValueError(f"policy {policy.path}: {why}")
+            decide_every = policy.spec.decide_every
         joints = ExecutorJoints.from_limits(shield_limits_for(loop.scene, b.hand))
         executor = ScriptedGraspExecutor(pregrasp, joints.closing, joints.lower, joints.upper, joints.finger_joints,
                                          LIFT_HEIGHT, ExecutorConfig())
-        period = 2.0 / loop.info.control_rate  # the executor every other shield tick (50 Hz)
+        observation = GraspObservation(list(joints.finger_joints), len(pregrasp), len(ids), decide_every * period)
+        grasp = ResidualGraspExecutor(executor, policy, observation, policy.spec.scales if policy else ResidualScales(),
+                                      decide_every)
 
-        def policy(t: float, q: np.ndarray) -> np.ndarray:
-            forces: dict[str, float] = {}
-            for c in b.contacts():
-                finger = loop.finger_of_body.get(c.hand_body)
-                if finger is not None:
-                    forces[finger] = forces.get(finger, 0.0) + c.normal_force
-            return executor.update(t, q, forces, dt=period)
+        def control(t: float, _q: np.ndarray) -> np.ndarray:
+            q, qdot, forces, objects = loop.grasp_inputs()
+            return grasp.update(t, q, forces, period, qdot, objects)
 
-        result = loop.run(policy, MAX_TRIAL_TIME, stop=lambda: executor.phase == Phase.DONE)
+        result = loop.run(control, MAX_TRIAL_TIME, stop=lambda: executor.phase == Phase.DONE)
         finished = executor.phase == Phase.DONE
         success = finished and all(r >= SUCCESS_HEIGHT for r in result.object_rise.values())
         if not finished:
@@ -201,9 +216,10 @@ def _propose(backend, ids: list[str], proposer: str, budget: float) -> tuple[np.
 
 def evaluate_pairs(pairs: list[tuple[str, str]], kinds: dict[str, dict], trials: int = 5, seed: int = 0,
                    proposer: str = "scripted", out_dir: str | Path | None = None,
-                   progress: Callable[[str], None] | None = None) -> SuccessMatrix:
+                   progress: Callable[[str], None] | None = None,
+                   policy: ResidualGraspPolicy | None = None) -> SuccessMatrix:
     """Run ``trials`` per pair (placement seeds ``seed``, ``seed + 1``, ...); write scenes and results
-    under ``out_dir`` when given."""
+    under ``out_dir`` when given. ``policy``: execute with the trained residual (None: scripted)."""
     if proposer not in PROPOSERS:
         raise ValueError(f"proposer {proposer!r}: choose from {PROPOSERS}")
     if trials < 1:
@@ -212,15 +228,16 @@ def evaluate_pairs(pairs: list[tuple[str, str]], kinds: dict[str, dict], trials:
     with tempfile.TemporaryDirectory(prefix="dexsafe-grasp-eval-") as tmp:
         scenes = (out / "scenes") if out else Path(tmp)
         scenes.mkdir(parents=True, exist_ok=True)
-        matrix = _run_pairs(pairs, kinds, trials, seed, proposer, scenes, progress)
+        matrix = _run_pairs(pairs, kinds, trials, seed, proposer, scenes, progress, policy)
     if out:
         (out / "success_matrix.json").write_text(json.dumps(matrix.as_dict(), indent=2) + "\n")
         plot_matrix(matrix, out / "success_matrix.png")
     return matrix
 
 
-def _run_pairs(pairs, kinds, trials, seed, proposer, scenes: Path, progress) -> SuccessMatrix:
-    matrix = SuccessMatrix(sorted({k for p in pairs for k in p}), proposer, trials)
+def _run_pairs(pairs, kinds, trials, seed, proposer, scenes: Path, progress, policy) -> SuccessMatrix:
+    executor = "scripted" if policy is None else f"residual policy {policy.path.name}"
+    matrix = SuccessMatrix(sorted({k for p in pairs for k in p}), proposer, trials, executor)
     for a, b in pairs:
         name, wins = f"{a}:{b}", 0
         for k in range(trials):
@@ -228,7 +245,7 @@ def _run_pairs(pairs, kinds, trials, seed, proposer, scenes: Path, progress) -> 
             file = scenes / f"{a}__{b}__{s}.yaml"
             file.write_text(yaml.safe_dump(pair_scene(a, b, kinds, s), sort_keys=False))
             t0 = time.perf_counter()
-            r = run_trial(file, proposer)
+            r = run_trial(file, proposer, policy=policy)
             r.pair, r.trial, r.seed = name, k, s
             matrix.trials.append(r)
             wins += r.success
@@ -261,7 +278,8 @@ def plot_matrix(matrix: SuccessMatrix, path: str | Path) -> Path:
         if np.isfinite(grid[i, j]):
             ax.text(j, i, f"{grid[i, j]:.0f}", ha="center", va="center", color="w" if grid[i, j] < 60 else "k")
     fig.colorbar(im, ax=ax, label="success, %")
-    ax.set_title(f"dual-object lift success ({matrix.proposer} proposals, {matrix.trials_per_pair} trials per pair; "
+    ax.set_title(f"dual-object lift success ({matrix.proposer} proposals, {matrix.executor} executor,\n"
+                 f"{matrix.trials_per_pair} trials per pair; "
                  f"overall {100 * matrix.overall:.0f}%)", fontsize=9)
     fig.tight_layout()
     path = Path(path)

@@ -172,6 +172,8 @@ class SimStackLoop:
         self.msgs = StackMessages()
         self.specs = {o.id: o for o in self.scene.objects}
         self.period_ns = int(round(1e9 / info.control_rate))
+        self.steps_per_period = max(1, int(round(1.0 / info.control_rate / self.backend.timestep)))
+        self._shapes: dict[str, np.ndarray] | None = None
 
     def close(self) -> None:
         self.backend.close()
@@ -183,20 +185,59 @@ class SimStackLoop:
             self.index = np.array([names.index(n) for n in self.limits.joint_names])
         return np.asarray(js.position, dtype=float)[self.index]
 
+    def grasp_inputs(self):
+        """What a grasp executor senses now: ``(q, qdot, finger forces, tracked objects)`` in the shield's
+        joint order (rad, m, rad/s, m/s; N per finger; object poses in ``world``)."""
+        from dexsafe.policies.residual_grasp import TrackedObject, shape_features
+
+        b = self.backend
+        q = self.measured()
+        qdot = np.asarray(b.joint_state().velocity, dtype=float)[self.index]
+        if self._shapes is None:  # not at construction: scenes with meshes run here too, without a policy
+            self._shapes = {o: shape_features(spec.shape, spec.size) for o, spec in self.specs.items()}
+        objects = [TrackedObject(np.asarray(s.position, float), np.asarray(s.orientation, float), self._shapes[s.id])
+                   for s in b.object_states()]
+        return q, qdot, self.finger_forces(b.contacts()), objects
+
+    def finger_forces(self, contacts) -> dict[str, float]:
+        """Summed normal force (N) per finger from the backend's contacts, as ``finger_forces()`` sums a
+        HandContacts message (the same float64 values)."""
+        forces: dict[str, float] = {}
+        for c in contacts:
+            finger = self.finger_of_body.get(c.hand_body)
+            if finger is not None:
+                forces[finger] = forces.get(finger, 0.0) + float(c.normal_force)
+        return forces
+
+    def shield_tick(self, k: int, command: np.ndarray | None, command_ns: int | None, forces: dict[str, float],
+                    q: np.ndarray):
+        """Control period ``k``: the shield filters the latest policy ``command`` (sent at bag time
+        ``command_ns``) against the measured ``q``, the sim applies the safe targets and steps one period.
+        Returns the shield's ``ShieldResult``."""
+        from dexsafe.policies.shield import JointState as ShieldState
+
+        t_ns = self.origin_ns + k * self.period_ns
+        now_ns = t_ns + SHIELD_DELAY_NS
+        result = self.shield.filter(
+            command, ShieldState(position=q, stamp=bag_seconds(t_ns, self.origin_ns)),
+            bag_seconds(now_ns, self.origin_ns), forces or None,
+            command_stamp=None if command_ns is None else bag_seconds(command_ns, self.origin_ns))
+        if result.command is not None:
+            self.backend.set_joint_targets(result.command)
+        self.backend.step(self.steps_per_period)
+        return result
+
     def run(self, policy: Policy, duration: float, sink: Sink | None = None, policy_every: int = 2,
             progress: Callable[[int, int], None] | None = None, topics: set[str] | None = None,
             stop: Callable[[], bool] | None = None) -> LoopResult:
         """Run ``duration`` s of sim time. ``policy`` is asked every ``policy_every`` periods;
         ``sink`` gets the messages of ``topics`` (default: all the stack's topics); ``stop()`` true
         after a tick ends the run early."""
-        from dexsafe.policies.shield import JointState as ShieldState
-
         b, m = self.backend, self.msgs
         sink = sink or (lambda *_: None)
         want = (lambda _: True) if topics is None else topics.__contains__
         z0 = {s.id: float(s.position[2]) for s in b.object_states()}
         n_ticks = int(round(duration * self.info.control_rate))
-        steps = max(1, int(round(1.0 / self.info.control_rate / b.timestep)))
         sim0 = b.time
         command, command_ns = None, None
         cost = 0.0
@@ -212,11 +253,7 @@ class SimStackLoop:
                 sink(T.OBJECTS, t_ns, m.objects(t_sim, self.specs, b.object_states()))
             if want(T.CONTACTS):
                 sink(T.CONTACTS, t_ns, m.contacts(t_sim, contacts))
-            forces: dict[str, float] = {}
-            for c in contacts:  # as finger_forces() sums a HandContacts message (the same float64 values)
-                finger = self.finger_of_body.get(c.hand_body)
-                if finger is not None:
-                    forces[finger] = forces.get(finger, 0.0) + float(c.normal_force)
+            forces = self.finger_forces(contacts)
             q = self.measured()
             if k % policy_every == 0:
                 target = policy(t_sim - sim0, q)
@@ -225,19 +262,13 @@ class SimStackLoop:
                     command = np.asarray(target, dtype=np.float64)
                     if want(T.POLICY_COMMANDS):
                         sink(T.POLICY_COMMANDS, command_ns, m.array(command))
-            now_ns = t_ns + SHIELD_DELAY_NS
-            result = self.shield.filter(
-                command, ShieldState(position=q, stamp=bag_seconds(t_ns, self.origin_ns)),
-                bag_seconds(now_ns, self.origin_ns), forces or None,
-                command_stamp=None if command_ns is None else bag_seconds(command_ns, self.origin_ns))
+            result = self.shield_tick(k, command, command_ns, forces, q)
             cost += result.cost
-            if result.command is not None:
-                if want(T.HAND_COMMANDS):
-                    sink(T.HAND_COMMANDS, now_ns, m.array(result.command))
-                b.set_joint_targets(result.command)
+            now_ns = t_ns + SHIELD_DELAY_NS
+            if result.command is not None and want(T.HAND_COMMANDS):
+                sink(T.HAND_COMMANDS, now_ns, m.array(result.command))
             if want(T.COST):
                 sink(T.COST, now_ns + COST_DELAY_NS, m.F64(data=float(result.cost)))
-            b.step(steps)
             if progress is not None:
                 progress(k + 1, n_ticks)
             if stop is not None and stop():

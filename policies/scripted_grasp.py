@@ -107,6 +107,7 @@ class ScriptedGraspExecutor:
         self._reached_at: float | None = None
         self._clock = 0.0
         self._lift_from = 0.0
+        self._t_last = 0.0
         self.peak_force = 0.0
 
     # -- phases -----------------------------------------------------------------------------------
@@ -120,6 +121,11 @@ class ScriptedGraspExecutor:
         d2 = float(np.linalg.norm(above[:3] - self.pregrasp[:3])) / self.cfg.reach_speed
         self._segments = [(q_now, first, max(d1, 0.5)), (first, above, 0.5), (above, self.pregrasp, max(d2, 0.3))]
 
+    @property
+    def elapsed(self) -> float:
+        """Seconds spent in the current phase, as of the last update."""
+        return self._t_last - self._phase_start
+
     def progress(self) -> float:
         return {Phase.REACH: 0.0, Phase.CLOSE: 0.35, Phase.LIFT: 0.6, Phase.HOLD: 0.85, Phase.DONE: 1.0}[self.phase]
 
@@ -132,6 +138,7 @@ class ScriptedGraspExecutor:
         if self._t0 is None:
             self._t0 = self._phase_start = t
             self._plan_reach(q)
+        self._t_last = t
         lag = 0.0 if self._targets is None else float(np.linalg.norm(self._targets[:3] - q[:3]))
         step = dt if lag <= self.cfg.track_tolerance else 0.0  # the phase clock pauses while the hand lags
         if self.phase == Phase.REACH:

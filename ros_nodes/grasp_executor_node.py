@@ -2,7 +2,14 @@
 
 Executes a grasp proposal with the scripted executor
 (``dexsafe.policies.scripted_grasp``): reach the pre-grasp from above, close
-until each finger grips, lift, hold one second. Its targets go to the safety
+until each finger grips, lift, hold one second. With ``policy`` set ('default':
+the residual policy shipped in ``policies/models``; or a checkpoint path) a
+trained residual (``dexsafe.policies.residual_grasp``) corrects its targets from
+the close phase on; the default is the scripted executor alone, because the
+shipped policy does not yet beat it on held-out objects (``make bench
+BENCH=grasp_exec``). Without a usable policy (file missing, another hand,
+another number of objects or a mesh object) the scripted executor runs alone,
+and the log says why. Its targets go to the safety
 shield's input (``/dexsafe/policy_commands``), never to the hand directly.
 Feedback: phase (reach | close | lift | hold), progress, safety cost so far
 (from ``/dexsafe/cost``). Cancel opens the hand and backs off upward. Success,
@@ -30,6 +37,15 @@ from std_msgs.msg import Float64, Float64MultiArray
 from dexsafe.action import ExecuteGrasp
 from dexsafe.core.validation import InvalidInput, finite, in_range
 from dexsafe.msg import HandContacts, SceneObjects
+from dexsafe.policies.residual_grasp import (
+    GraspObservation,
+    ResidualGraspExecutor,
+    ResidualGraspPolicy,
+    ResidualScales,
+    TrackedObject,
+    load_residual_policy,
+    shape_features,
+)
 from dexsafe.policies.scripted_grasp import ExecutorConfig, Phase, ScriptedGraspExecutor
 from dexsafe.ros_nodes.conversions import check_object_ids, pose_from_msg
 from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, spin_node
@@ -46,6 +62,8 @@ PARAMS = [
     ParamSpec("grip_force", 3.0, "contact force at which a finger stops closing, N", (0.1, 100.0)),
     ParamSpec("lift_speed", 0.10, "wrist speed while lifting, m/s", (0.01, 1.0)),
     ParamSpec("hold_time", 1.0, "hold after lifting before judging success, s", (0.0, 30.0)),
+    ParamSpec("policy", "", "trained residual policy on top of the scripted executor: 'default' (the one "
+              "shipped in policies/models), a checkpoint path, or '' for the scripted executor alone"),
 ]
 JOINT_TOLERANCE = 0.05  # rad: proposals may sit this far outside a joint limit (then clipped)
 
@@ -69,9 +87,19 @@ class GraspExecutorNode(Node):
         self.config = ExecutorConfig(approach_height=self.p["approach_height"], reach_speed=self.p["reach_speed"],
                                      close_speed=self.p["close_speed"], grip_force=self.p["grip_force"],
                                      lift_speed=self.p["lift_speed"], hold_time=self.p["hold_time"])
+        self.policy: ResidualGraspPolicy | None = None
+        if self.p["policy"]:
+            try:
+                self.policy = load_residual_policy(self.p["policy"])
+                self.get_logger().info(f"residual grasp policy {self.policy.path} "
+                                       f"(trained for {self.policy.spec.hand}, {self.policy.spec.num_objects} objects)")
+            except (ValueError, OSError) as exc:
+                self.get_logger().warning(f"no trained grasp policy, the scripted executor runs alone: {exc}")
         self._lock = threading.Lock()
         self._q: np.ndarray | None = None
+        self._qdot: np.ndarray | None = None
         self._objects: dict[str, float] = {}
+        self._tracked: dict[str, TrackedObject] = {}
         self._forces: dict[str, float] = {}
         self._cost = 0.0
         self._busy = False
@@ -91,15 +119,26 @@ class GraspExecutorNode(Node):
     def _on_joints(self, msg: JointState) -> None:
         names = list(msg.name)
         try:
-            q = np.array([msg.position[names.index(n)] for n in self.joint_names])
+            index = [names.index(n) for n in self.joint_names]
+            q = np.array([msg.position[i] for i in index])
         except (ValueError, IndexError):
             return
+        qdot = np.array([msg.velocity[i] for i in index]) if len(msg.velocity) == len(names) else np.zeros(len(q))
         with self._lock:
-            self._q = q
+            self._q, self._qdot = q, qdot
 
     def _on_objects(self, msg: SceneObjects) -> None:
+        tracked = {}
+        for o in msg.objects:
+            p, r = o.pose.position, o.pose.orientation
+            try:
+                shape = shape_features(o.shape, o.size)
+            except ValueError:
+                continue  # a mesh: the policy does not run on it (the grasp falls back to scripted)
+            tracked[o.id] = TrackedObject(np.array([p.x, p.y, p.z]), np.array([r.x, r.y, r.z, r.w]), shape)
         with self._lock:
             self._objects = {o.id: o.pose.position.z for o in msg.objects}
+            self._tracked = tracked
 
     def _on_contacts(self, msg: HandContacts) -> None:
         forces: dict[str, float] = {}
@@ -183,6 +222,7 @@ class GraspExecutorNode(Node):
         executor = ScriptedGraspExecutor(pregrasp, self.closing, self.lower, self.upper, self.finger_joints,
                                          goal.lift_height, self.config)
         period = 1.0 / self.p["control_rate"]
+        grasp = self._grasp_for(executor, len(ids), period)
         next_tick = time.monotonic()
         while executor.phase != Phase.DONE:
             now = time.monotonic()
@@ -199,8 +239,13 @@ class GraspExecutorNode(Node):
                 result.duration = now - t_start
                 return result
             with self._lock:
-                q, forces, cost = self._q, dict(self._forces), self._cost - cost0
-            targets = executor.update(now - t_start, q, forces, dt=period)
+                q, qdot, forces, cost = self._q, self._qdot, dict(self._forces), self._cost - cost0
+                objects = [self._tracked[o] for o in ids if o in self._tracked]
+            if grasp.policy is not None and len(objects) != len(ids):
+                grasp.policy = None
+                self.get_logger().warning("an object of the grasp is not tracked (or is a mesh, which the policy "
+                                          "does not know): the scripted executor goes on alone")
+            targets = grasp.update(now - t_start, q, forces, period, qdot, objects)
             self.pub.publish(Float64MultiArray(data=targets.tolist()))
             goal_handle.publish_feedback(ExecuteGrasp.Feedback(
                 phase=executor.phase.value if executor.phase != Phase.DONE else "hold",
@@ -213,13 +258,28 @@ class GraspExecutorNode(Node):
         rise = {o: z1.get(o, 0.0) - z0.get(o, 0.0) for o in ids}
         result.objects_lifted = [o for o, r in rise.items() if r >= need]
         result.success = len(result.objects_lifted) == len(ids)
-        result.peak_contact_force = float(executor.peak_force)
+        result.peak_contact_force = float(grasp.peak_force)
         result.duration = time.monotonic() - t_start
+        by = "scripted executor" if grasp.policy is None else f"residual policy {self.policy.path.name}"
         result.message = ("lifted " if result.success else "not all lifted: ") + ", ".join(
-            f"{o} {r * 100:.1f} cm" for o, r in rise.items()) + f" (need {need * 100:.1f} cm)"
+            f"{o} {r * 100:.1f} cm" for o, r in rise.items()) + f" (need {need * 100:.1f} cm; {by})"
         (goal_handle.succeed if result.success else goal_handle.abort)()
         self.get_logger().info(result.message)
         return result
+
+    def _grasp_for(self, executor: ScriptedGraspExecutor, num_objects: int, period: float) -> ResidualGraspExecutor:
+        """The executor with the trained residual when the policy fits this grasp, else scripted alone."""
+        policy = self.policy
+        if policy is not None:
+            why = policy.mismatch(self.hand.name, num_objects, self.p["control_rate"])
+            if why:
+                self.get_logger().info(f"grasp policy not used for this grasp ({why}): scripted executor alone")
+                policy = None
+        decide_every = policy.spec.decide_every if policy else 1
+        scales = policy.spec.scales if policy else ResidualScales()
+        observation = GraspObservation(list(self.finger_joints), len(self.joint_names), num_objects,
+                                       decide_every * period)
+        return ResidualGraspExecutor(executor, policy, observation, scales, decide_every)
 
     def _open_hand(self, executor: ScriptedGraspExecutor, seconds: float = 1.0) -> None:
         with self._lock:

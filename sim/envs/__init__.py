@@ -4,6 +4,8 @@ Safety-Gymnasium API (``step -> obs, reward, cost, terminated, truncated, info``
 
 - ``dexsafe/GraspLift-v0``: grasp the scene's objects together and lift them (``grasp_lift``).
 - ``dexsafe/SafeReach-v0``: move the palm to a goal without contact or speeding (``safe_reach``).
+- ``dexsafe/GraspExecute-v0``: correct the scripted executor's dual-object grasp and lift, through the
+  safety shield (``grasp_execute``; MultiGrasp stage 2's residual policy trains here).
 
 Standard Gymnasium API twins (5-tuple, ``info['cost']``): ``dexsafe/GraspLiftGymnasium-v0``,
 ``dexsafe/SafeReachGymnasium-v0``. ``make_vec_env(env_id, num_envs, seed)`` steps N copies.
@@ -21,6 +23,7 @@ from dexsafe.sim.envs.wrappers import SafetyGymnasiumToGymnasium
 SAFE_TASKS = {
     "dexsafe/GraspLift-v0": "dexsafe.sim.envs.grasp_lift:GraspLiftEnv",
     "dexsafe/SafeReach-v0": "dexsafe.sim.envs.safe_reach:SafeReachEnv",
+    "dexsafe/GraspExecute-v0": "dexsafe.sim.envs.grasp_execute:GraspExecuteEnv",
 }
 GYMNASIUM_TWINS = {
     "dexsafe/GraspLiftGymnasium-v0": "dexsafe/GraspLift-v0",

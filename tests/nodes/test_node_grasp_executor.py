@@ -17,14 +17,15 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
 @pytest.fixture
-def graph(ros):
+def graph(ros, request):
     from dexsafe.ros_nodes.grasp_executor_node import GraspExecutorNode
     from dexsafe.ros_nodes.safety_shield_node import SafetyShieldNode
     from dexsafe.ros_nodes.sim_node import SimNode
 
     sim = ros.add(SimNode(context=ros.context, parameter_overrides=[Parameter("cloud_rate", value=0.0)]))
     ros.add(SafetyShieldNode(context=ros.context))
-    executor = ros.add(GraspExecutorNode(context=ros.context))
+    policy = getattr(request, "param", "default")
+    executor = ros.add(GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("policy", value=policy)]))
     client = ActionClient(ros.node("client"), ExecuteGrasp, "/dexsafe/execute_grasp")
     assert client.wait_for_server(timeout_sec=15.0)
     ros.wait_for(lambda: executor._q is not None and executor._objects, 20.0, "executor inputs")
@@ -44,8 +45,14 @@ def _proposal(sim) -> GraspProposal:
                          joint_names=names[6:], joint_positions=plan.pregrasp[6:].tolist())
 
 
-def test_executor_lifts_two_boxes_with_feedback(ros, graph):
-    sim, _, client = graph
+@pytest.mark.parametrize("graph", ["", "default"], indirect=True, ids=["scripted", "trained_policy"])
+def test_executor_lifts_two_boxes_with_feedback(ros, graph, request):
+    """The scripted executor alone, and with the shipped residual policy (which has never seen these blocks)."""
+    sim, executor, client = graph
+    if request.node.callspec.params["graph"] == "default":
+        assert executor.policy is not None, "the shipped residual policy loads"
+    else:
+        assert executor.policy is None
     feedback = []
     goal = ExecuteGrasp.Goal(proposal=_proposal(sim), lift_height=0.12, timeout=60.0)
     handle = ros.result(client.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback)))
@@ -57,6 +64,17 @@ def test_executor_lifts_two_boxes_with_feedback(ros, graph):
     for phase in ("reach", "close", "lift", "hold"):
         assert phase in phases
     assert res.peak_contact_force > 0 and res.duration > 1.0
+    assert ("residual policy" if executor.policy else "scripted executor") in res.message
+
+
+@pytest.mark.parametrize("graph", ["/nonexistent/policy.pt"], indirect=True)
+def test_a_missing_policy_falls_back_to_the_scripted_executor(ros, graph):
+    sim, executor, client = graph
+    assert executor.policy is None
+    goal = ExecuteGrasp.Goal(proposal=_proposal(sim), lift_height=0.03, timeout=60.0)
+    handle = ros.result(client.send_goal_async(goal))
+    res = ros.result(handle.get_result_async(), 90.0, "grasp result").result
+    assert res.duration > 1.0 and "need" in res.message, res.message
 
 
 def test_cancel_and_malformed_goals(ros, graph):
