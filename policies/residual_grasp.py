@@ -55,7 +55,7 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "models" / "grasp_lift_re
 class ResidualScales:
     """Largest correction per action entry (action = +-1), and how fast it may change."""
 
-    wrist_xyz: float = 0.012
+    wrist_xyz: float = 0.02
     """m, per wrist slide"""
     wrist_rpy: float = 0.08
     """rad, per wrist rotation"""

@@ -2,13 +2,11 @@
 
 Executes a grasp proposal with the scripted executor
 (``dexsafe.policies.scripted_grasp``): reach the pre-grasp from above, close
-until each finger grips, lift, hold one second. With ``policy`` set ('default':
-the residual policy shipped in ``policies/models``; or a checkpoint path) a
-trained residual (``dexsafe.policies.residual_grasp``) corrects its targets from
-the close phase on; the default is the scripted executor alone, because the
-shipped policy does not yet beat it on held-out objects (``make bench
-BENCH=grasp_exec``). Without a usable policy (file missing, another hand,
-another number of objects or a mesh object) the scripted executor runs alone,
+until each finger grips, lift, hold one second. From the close phase on, a
+trained residual (``policy``: 'default', the one shipped in ``policies/models``,
+or a checkpoint path; '' for none; ``dexsafe.policies.residual_grasp``)
+corrects its targets. Without a usable policy (file missing, another hand,
+another number of objects, a mesh object) the scripted executor runs alone,
 and the log says why. Its targets go to the safety
 shield's input (``/dexsafe/policy_commands``), never to the hand directly.
 Feedback: phase (reach | close | lift | hold), progress, safety cost so far
@@ -62,7 +60,7 @@ PARAMS = [
     ParamSpec("grip_force", 3.0, "contact force at which a finger stops closing, N", (0.1, 100.0)),
     ParamSpec("lift_speed", 0.10, "wrist speed while lifting, m/s", (0.01, 1.0)),
     ParamSpec("hold_time", 1.0, "hold after lifting before judging success, s", (0.0, 30.0)),
-    ParamSpec("policy", "", "trained residual policy on top of the scripted executor: 'default' (the one "
+    ParamSpec("policy", "default", "trained residual policy on top of the scripted executor: 'default' (the one "
               "shipped in policies/models), a checkpoint path, or '' for the scripted executor alone"),
 ]
 JOINT_TOLERANCE = 0.05  # rad: proposals may sit this far outside a joint limit (then clipped)

@@ -22,7 +22,9 @@ of them, then 80 % are perturbed (wrist position and yaw, finger joints; Gaussia
 
 Reward per step: ``clip(min_j rise_j / success_height, -1, 1)`` (the lowest object's rise,
 as in the paper), minus ``0.5`` times the shield's cost (a command it had to correct or a
-finger over the force limit), minus ``0.02 * mean(action^2)``; ``+20`` at the end when every
+finger over the force limit), minus ``0.02 * mean(action^2)``, minus ``disturbance_weight``
+(0.5) times how far the objects were pushed or tipped from where they stood (the paper's
+object-relative terms; ``disturbance``); ``+20`` at the end when every
 object rose ``success_height`` (success, MultiGrasp's test), ``-5`` when one fell off
 the table. Cost: the shield's cost summed over the step's ticks.
 """
@@ -90,7 +92,8 @@ class GraspExecuteEnv(gym.Env):
                  curriculum_episodes: int = 3000, perturbation: PregraspPerturbation | None = None,
                  scales: ResidualScales | None = None, success_height: float | None = None,
                  lift_height: float | None = None, control_rate: float = 100.0, executor_every: int = 2,
-                 decide_every: int = 5, max_reach_time: float = 8.0, size_jitter: float = 0.15):
+                 decide_every: int = 5, max_reach_time: float = 8.0, size_jitter: float = 0.15,
+                 disturbance_weight: float = 0.5):
         from dexsafe.evaluation import grasp_success as gs
         from dexsafe.sim.hands import load_hand
         from dexsafe.sim.scene_spec import load_scene
@@ -110,6 +113,7 @@ class GraspExecuteEnv(gym.Env):
         self.decide_every = int(decide_every)
         self.max_reach_ticks = int(max_reach_time * self.control_rate)
         self.size_jitter = float(size_jitter)
+        self.disturbance_weight = float(disturbance_weight)
         base = load_scene("two_blocks")
         self.hand = load_hand(base.hand)
         self.joints = ExecutorJoints.from_limits(shield_limits_for(base, self.hand))
@@ -156,7 +160,8 @@ class GraspExecuteEnv(gym.Env):
         j = self.joints
         executor = ScriptedGraspExecutor(pregrasp, j.closing, j.lower, j.upper, j.finger_joints, self.lift_height)
         self._grasp = ResidualGraspExecutor(executor, None, self.observation, self.scales)
-        self._z0 = bk.object_positions()[:, 2].copy()
+        self._start_xyz = bk.object_positions().copy()
+        self._z0 = self._start_xyz[:, 2].copy()
         self._k = 0
         self._command, self._command_ns = None, None
         self._steps = 0
@@ -222,6 +227,7 @@ class GraspExecuteEnv(gym.Env):
         low = float(rise.min())
         reward = float(np.clip(low / self.success_height, -1.0, 1.0)) - COST_WEIGHT * cost
         reward -= ACTION_WEIGHT * float(np.mean(a ** 2))
+        reward -= self.disturbance_weight * self.disturbance()
         table = self._loop.scene.table.height
         dropped = bool(np.any(self._loop.backend.object_positions()[:, 2] < table - 0.05))
         done = grasp.phase == Phase.DONE
@@ -232,6 +238,18 @@ class GraspExecuteEnv(gym.Env):
         info = {"is_success": success, "rise": rise.copy(), "pair": self._pair, "phase": grasp.phase.value,
                 "peak_contact_force": grasp.peak_force, "cost": cost}
         return self._observe(), reward, cost, terminated, truncated, info
+
+    def disturbance(self) -> float:
+        """How far the objects are from standing where they stood, in [0, 1] per object (mean): horizontal
+        displacement (saturating at 5 cm) and tilt (1 - cos of the angle between its axis and world z).
+        A grasp that tips an object over or squeezes it out of the row shows here long before the lift."""
+        b = self._loop.backend
+        shift = np.linalg.norm(b.object_positions()[:, :2] - self._start_xyz[:, :2], axis=1)
+        tilt = []
+        for s in b.object_states():
+            x, y, _, _ = s.orientation
+            tilt.append(2.0 * (x * x + y * y))  # 1 - R[2, 2] of the unit quaternion (xyzw)
+        return float(np.mean(np.minimum(shift / 0.05, 1.0) + np.minimum(np.asarray(tilt), 1.0)) / 2.0)
 
     def close(self) -> None:
         self.close_loop()

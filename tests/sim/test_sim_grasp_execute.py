@@ -19,6 +19,7 @@ def test_an_episode_runs_the_scripted_grasp_and_lift(env):
     obs, info = env.reset(seed=3, options={"pair": ("tall_box", "small_box"), "perturb": False})
     assert obs.shape == env.observation_space.shape and obs.dtype == np.float32
     assert info["pair"] == "tall_box:small_box" and not info["perturbed"]
+    assert env.disturbance() < 0.05, "the objects stand where they were placed when the policy takes over"
     assert env.action_space.shape == (10,)  # 6 wrist + 4 finger synergies of the dexsafe hand
     rewards, done, steps = [], False, 0
     while not done:
