@@ -26,7 +26,8 @@ finger over the force limit), minus ``0.02 * mean(action^2)``, minus ``disturban
 (0.5) times how far the objects were pushed or tipped from where they stood (the paper's
 object-relative terms; ``disturbance``); ``+20`` at the end when every
 object rose ``success_height`` (success, MultiGrasp's test), ``-5`` when one fell off
-the table. Cost: the shield's cost summed over the step's ticks.
+the table. Cost: the shield's cost summed over the step's ticks (``info['costs']['shield']``).
+The dexsafe hand only (``hand``): the pre-grasps are its scripted row grasp.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class GraspExecuteEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, objects_file: str | None = None, pairs: str = "all", *, max_episode_steps: int = 60,
+    def __init__(self, objects_file: str | None = None, pairs: str = "all", *, hand: str | None = None,
+                 max_episode_steps: int = 60,
                  curriculum_episodes: int = 3000, perturbation: PregraspPerturbation | None = None,
                  scales: ResidualScales | None = None, success_height: float | None = None,
                  lift_height: float | None = None, control_rate: float = 100.0, executor_every: int = 2,
@@ -99,6 +101,9 @@ class GraspExecuteEnv(gym.Env):
         from dexsafe.sim.scene_spec import load_scene
         from dexsafe.sim.shield_limits import ExecutorJoints, shield_limits_for
 
+        if hand not in (None, "dexsafe_hand"):
+            raise ValueError(f"GraspExecute-v0 runs the dexsafe hand only (its pre-grasps are the scripted row "
+                             f"grasp, planned for that hand), not {hand!r}")
         self.kinds = gs.load_object_kinds(objects_file or _train_objects_file())
         self.pairs = gs.parse_pairs(pairs, self.kinds)
         self.max_episode_steps = int(max_episode_steps)
@@ -209,8 +214,10 @@ class GraspExecuteEnv(gym.Env):
         if self._loop is None:
             raise RuntimeError("call reset() before step()")
         a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != self.action_space.shape or not np.all(np.isfinite(a)):
-            raise ValueError(f"action must be {self.action_space.shape} finite values, got shape {a.shape}")
+        if a.shape != self.action_space.shape:
+            raise ValueError(f"action has shape {a.shape}, expected {self.action_space.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action has non-finite values: {a}")
         a = np.clip(a, -1.0, 1.0)
         grasp = self._grasp
         cost = 0.0
@@ -236,7 +243,7 @@ class GraspExecuteEnv(gym.Env):
         terminated = done or dropped
         truncated = self._steps >= self.max_episode_steps and not terminated
         info = {"is_success": success, "rise": rise.copy(), "pair": self._pair, "phase": grasp.phase.value,
-                "peak_contact_force": grasp.peak_force, "cost": cost}
+                "peak_contact_force": grasp.peak_force, "cost": cost, "costs": {"shield": cost}}
         return self._observe(), reward, cost, terminated, truncated, info
 
     def disturbance(self) -> float:

@@ -35,6 +35,10 @@ def test_sim_gymnasium_env_checker_passes(env_id):
 @pytest.mark.parametrize("hand", ["dexsafe_hand", "shadow_hand"])
 @pytest.mark.parametrize("env_id", sorted(envs.SAFE_TASKS))
 def test_sim_safety_step_api_and_quiet_rollout_costs_nothing(env_id, hand):
+    if env_id == "dexsafe/GraspExecute-v0" and hand != "dexsafe_hand":
+        with pytest.raises(ValueError, match="dexsafe hand only"):
+            gym.make(env_id, hand=hand)
+        return
     env = gym.make(env_id, hand=hand)
     obs, info = env.reset(seed=3)
     assert env.observation_space.contains(obs)
