@@ -89,9 +89,9 @@ planning-models: setup
 	$(VENV)/bin/dexsafe plan train
 
 # Retrain the residual grasp-and-lift policies shipped in policies/models: one PPO run per seed,
-# GRASP_SEEDS in parallel (one core each; about 30 min for 300k steps on this 2-core machine).
+# GRASP_SEEDS in parallel (one core each; about 25 min for 100k steps on a 2-core machine).
 GRASP_SEEDS ?= 0 1
-GRASP_STEPS ?= 300000
+GRASP_STEPS ?= 100000
 grasp-policy: setup
 	@mkdir -p out; for s in $(GRASP_SEEDS); do \
 	  out=policies/models/grasp_lift_residual$$( [ $$s = 0 ] || echo _seed$$s ).pt; \

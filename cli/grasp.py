@@ -5,7 +5,7 @@ and training the residual execution policy (``dexsafe.policies.grasp_training``)
     dexsafe grasp propose --scene two_blocks --objects red_block,blue_block --n 64 --png out.png
     dexsafe grasp eval --pairs can:slim_box,wide_box:wide_box --trials 5 --out out/grasp_eval
     dexsafe grasp eval --policy default          # the trained residual on top of the scripted executor
-    dexsafe grasp train --steps 400000 --seed 0 --out out/grasp_train --export policies/models/grasp_lift_residual.pt
+    dexsafe grasp train --steps 100000 --seed 0 --out out/grasp_train --export policies/models/grasp_lift_residual.pt
 
 Objects stand where the scene places them (its seed, or ``--placement-seed``), or in a row
 2 cm apart with ``--side-by-side`` (scenes that spread objects out leave nothing to grasp
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    "'default' (policies/models/grasp_lift_residual.pt); empty = the scripted executor alone")
 
     t = sub.add_parser("train", help="train the residual grasp-and-lift policy with PPO (dexsafe/GraspExecute-v0)")
-    t.add_argument("--steps", type=int, default=400_000, help="environment steps (default 400000, about 40 min)")
+    t.add_argument("--steps", type=int, default=100_000, help="policy decisions (default 100000, about 25 min)")
     t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     t.add_argument("--config", default=None, help="PPO config YAML (default config/policies/grasp_residual_ppo.yaml)")
     t.add_argument("--objects-file", default=None,

@@ -36,33 +36,7 @@ class GraspTrainResult:
     """(step, share of the epoch's finished episodes that succeeded)"""
 
 
-class _SuccessCounter:
-    """Counts finished episodes and successes of the training envs between epochs."""
-
-    def __init__(self) -> None:
-        self.done = 0
-        self.succeeded = 0
-
-    def wrap(self, env):
-        step = env.step
-
-        def counted(action):
-            out = step(action)
-            if out[3] or out[4]:
-                self.done += 1
-                self.succeeded += bool(out[5].get("is_success"))
-            return out
-
-        env.step = counted
-        return env
-
-    def take(self) -> float:
-        rate = self.succeeded / self.done if self.done else float("nan")
-        self.done = self.succeeded = 0
-        return rate
-
-
-def train_grasp_policy(out_dir: str | Path, policy_path: str | Path, total_steps: int = 400_000, seed: int = 0,
+def train_grasp_policy(out_dir: str | Path, policy_path: str | Path, total_steps: int = 100_000, seed: int = 0,
                        config: str | Path | None = None, objects_file: str | None = None,
                        progress: Callable[[str], None] | None = print,
                        overrides: dict | None = None) -> GraspTrainResult:
@@ -74,15 +48,23 @@ def train_grasp_policy(out_dir: str | Path, policy_path: str | Path, total_steps
     from dexsafe.sim.envs.grasp_execute import GraspExecuteEnv
 
     torch.set_num_threads(1)  # small networks: threads only contend with the simulator
-    counter = _SuccessCounter()
+    envs: list[GraspExecuteEnv] = []
+    counted = [0, 0]  # episodes finished and succeeded up to the last epoch
     curve: list[tuple[int, float]] = []
     t0 = time.perf_counter()
 
     def make_env():
-        return counter.wrap(GraspExecuteEnv(objects_file, curriculum_episodes=max(1, total_steps // EPISODE_STEPS)))
+        envs.append(GraspExecuteEnv(objects_file, curriculum_episodes=max(1, total_steps // EPISODE_STEPS)))
+        return envs[-1]
+
+    def epoch_success_rate() -> float:
+        done, won = sum(e.finished for e in envs), sum(e.succeeded for e in envs)
+        rate = (won - counted[1]) / (done - counted[0]) if done > counted[0] else float("nan")
+        counted[:] = [done, won]
+        return rate
 
     def on_epoch(algo, row: dict) -> None:
-        rate = counter.take()
+        rate = epoch_success_rate()
         curve.append((int(algo.global_step), rate))
         if progress:
             progress(f"[grasp train seed {seed}] step {algo.global_step}/{total_steps}: "

@@ -20,7 +20,8 @@ vectors in the hand's command order (six wrist joints, then the fingers):
 - joint positions ``q``; velocities ``0.1 * qdot``; ``executor_target - q``; ``q - pregrasp``;
   the correction ``c`` in place
 - per finger (sorted by name): summed contact normal force / 10 N
-- per object (sorted along the wrist's x axis): position minus the wrist flange position,
+- per object (sorted along the wrist's x axis at the first observation; callers pass the objects
+  in the same order every tick): position minus the wrist flange position,
   orientation (xyzw, w >= 0), velocity (finite difference over the control period), rise
   above its height when the grasp started, and its shape (``shape_features``: half extents, round)
 - the executor's phase (close, lift, hold as one-hot) and the time in it / 2 s
@@ -150,6 +151,7 @@ class GraspObservation:
         self.num_objects = int(num_objects)
         self.control_dt = float(control_dt)
         self.pregrasp = np.zeros(self.num_joints)
+        self._order: list[int] | None = None
         self._z0: np.ndarray | None = None
         self._prev: np.ndarray | None = None
 
@@ -161,20 +163,24 @@ class GraspObservation:
     def start(self, pregrasp: Sequence[float]) -> None:
         """A new grasp: remember its pre-grasp; object rises count from the next observation."""
         self.pregrasp = np.asarray(pregrasp, dtype=float).copy()
+        self._order = None
         self._z0 = None
         self._prev = None
 
-    def order(self, q: np.ndarray, objects: Sequence[TrackedObject]) -> list[TrackedObject]:
-        """Objects sorted along the wrist's x axis (its yaw ``q[5]``), nearest the thumb first."""
+    @staticmethod
+    def order(q: np.ndarray, objects: Sequence[TrackedObject]) -> list[int]:
+        """Indices of ``objects`` sorted along the wrist's x axis (its yaw ``q[5]``), nearest the thumb first."""
         axis = np.array([math.cos(q[5]), math.sin(q[5])])
-        return sorted(objects, key=lambda o: float(np.dot(o.position[:2] - q[:2], axis)))
+        return sorted(range(len(objects)), key=lambda i: float(np.dot(objects[i].position[:2] - q[:2], axis)))
 
     def __call__(self, q: np.ndarray, qdot: np.ndarray, target: np.ndarray, correction: np.ndarray,
                  forces: Mapping[str, float], objects: Sequence[TrackedObject], phase: Phase,
                  phase_time: float) -> np.ndarray:
         if len(objects) != self.num_objects:
             raise ValueError(f"the policy holds {self.num_objects} objects, {len(objects)} given")
-        objs = self.order(q, objects)
+        if self._order is None:  # fixed for the grasp: rises and velocities stay with their object
+            self._order = self.order(q, objects)
+        objs = [objects[i] for i in self._order]
         pos = np.array([o.position for o in objs], dtype=float)
         if self._z0 is None:
             self._z0 = pos[:, 2].copy()
@@ -255,7 +261,10 @@ class ResidualGraspExecutor:
     ``update`` takes what the scripted executor takes plus joint velocities and the tracked
     objects; with ``policy=None`` it is exactly the scripted executor. The executor is shown
     the measured wrist minus the wrist correction, so its own tracking checks compare like
-    with like.
+    with like. The policy decides every ``decide_every`` ticks; its action is held in between.
+    If the policy refuses an observation (ValueError: NaN from a bad object pose, an object
+    missing), the grasp goes on scripted: ``fallback_reason`` says why and the correction
+    eases back to zero at its rate limit, so the targets never jump.
     """
 
     def __init__(self, executor: ScriptedGraspExecutor, policy: Callable[[np.ndarray], np.ndarray] | None,
@@ -265,6 +274,7 @@ class ResidualGraspExecutor:
         self.decide_every = max(1, int(decide_every))
         self._ticks = 0
         self._held: np.ndarray | None = None
+        self.fallback_reason = ""
         self.observation = observation
         self.basis, self.step = residual_basis(executor.closing, executor.finger_joints, scales)
         self.correction = np.zeros(self.basis.shape[1])
@@ -304,11 +314,21 @@ class ResidualGraspExecutor:
     def update(self, t: float, q, forces: Mapping[str, float], dt: float, qdot, objects: Sequence[TrackedObject]
                ) -> np.ndarray:
         base = self.base_targets(t, q, forces, dt)
-        if self.policy is None:
+        if self.policy is not None and self.phase in POLICY_PHASES:
+            if self._ticks % self.decide_every == 0:
+                try:
+                    self._held = self.policy(self.observe(q, qdot, base, forces, objects))
+                except ValueError as exc:
+                    self.stop_policy(f"the policy refused its input ({exc})")
+            self._ticks += 1
+            if self.policy is not None:
+                return self.apply(base, self._held)
+        if not self.correction.any():
             return base
-        if self.phase not in POLICY_PHASES:
-            return self.apply(base, np.zeros(self.action_size))  # a correction left over eases back to zero
-        if self._ticks % self.decide_every == 0:
-            self._held = self.policy(self.observe(q, qdot, base, forces, objects))
-        self._ticks += 1
-        return self.apply(base, self._held)
+        return self.apply(base, np.zeros(self.action_size))  # a correction left over eases back to zero
+
+    def stop_policy(self, reason: str) -> None:
+        """Go on with the scripted executor alone (the correction eases back to zero)."""
+        if self.policy is not None:
+            self.policy = None
+            self.fallback_reason = reason

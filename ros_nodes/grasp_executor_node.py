@@ -239,11 +239,13 @@ class GraspExecutorNode(Node):
             with self._lock:
                 q, qdot, forces, cost = self._q, self._qdot, dict(self._forces), self._cost - cost0
                 objects = [self._tracked[o] for o in ids if o in self._tracked]
-            if grasp.policy is not None and len(objects) != len(ids):
-                grasp.policy = None
-                self.get_logger().warning("an object of the grasp is not tracked (or is a mesh, which the policy "
-                                          "does not know): the scripted executor goes on alone")
+            had_policy = grasp.policy is not None
+            if had_policy and len(objects) != len(ids):
+                grasp.stop_policy("an object of the grasp is not tracked (or is a mesh, which it does not know)")
             targets = grasp.update(now - t_start, q, forces, period, qdot, objects)
+            if had_policy and grasp.policy is None:
+                self.get_logger().warning(f"grasp policy stopped, the scripted executor goes on alone: "
+                                          f"{grasp.fallback_reason}")
             self.pub.publish(Float64MultiArray(data=targets.tolist()))
             goal_handle.publish_feedback(ExecuteGrasp.Feedback(
                 phase=executor.phase.value if executor.phase != Phase.DONE else "hold",
@@ -258,7 +260,9 @@ class GraspExecutorNode(Node):
         result.success = len(result.objects_lifted) == len(ids)
         result.peak_contact_force = float(grasp.peak_force)
         result.duration = time.monotonic() - t_start
-        by = "scripted executor" if grasp.policy is None else f"residual policy {self.policy.path.name}"
+        by = f"residual policy {self.policy.path.name}" if grasp.policy is not None else (
+            f"scripted executor; policy stopped: {grasp.fallback_reason}" if grasp.fallback_reason
+            else "scripted executor")
         result.message = ("lifted " if result.success else "not all lifted: ") + ", ".join(
             f"{o} {r * 100:.1f} cm" for o, r in rise.items()) + f" (need {need * 100:.1f} cm; {by})"
         (goal_handle.succeed if result.success else goal_handle.abort)()

@@ -29,6 +29,16 @@ from dexsafe.sim.mujoco_backend import MujocoBackend
 from dexsafe.sim.scene_spec import SceneSpec
 
 
+def checked_action(action, space: gym.spaces.Box) -> np.ndarray:
+    """``action`` as a float64 vector clipped to ``space``; ValueError for a wrong shape or NaN/inf."""
+    a = np.asarray(action, dtype=np.float64).reshape(-1)
+    if a.shape != space.shape:
+        raise ValueError(f"action has shape {a.shape}, expected {space.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"action has non-finite values: {a}")
+    return np.clip(a, space.low, space.high)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Everything the reward, costs and observation read from the simulator after a step (read once)."""
@@ -104,12 +114,7 @@ class SafeHandEnv(gym.Env):
         return self._observe(), info
 
     def step(self, action) -> tuple[np.ndarray, float, float, bool, bool, dict[str, Any]]:
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != self.action_space.shape:
-            raise ValueError(f"action has shape {a.shape}, expected {self.action_space.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"action has non-finite values: {a}")
-        a = np.clip(a, -1.0, 1.0)
+        a = checked_action(action, self.action_space)
         targets = self._targets.copy()
         targets[self.controlled] += a * self.max_delta
         self._targets = np.clip(targets, self.backend.ctrl_lower, self.backend.ctrl_upper)

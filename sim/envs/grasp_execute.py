@@ -42,6 +42,7 @@ import yaml
 
 from dexsafe.policies.residual_grasp import POLICY_PHASES, GraspObservation, ResidualGraspExecutor, ResidualScales
 from dexsafe.policies.scripted_grasp import ExecutorConfig, Phase, ScriptedGraspExecutor
+from dexsafe.sim.envs.base import checked_action
 
 SUCCESS_BONUS = 20.0
 DROP_PENALTY = 5.0
@@ -128,6 +129,10 @@ class GraspExecuteEnv(gym.Env):
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(self.observation.action_size,), dtype=np.float32)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(self.observation.size,), dtype=np.float32)
         self.episodes = 0
+        """episodes started"""
+        self.finished = 0
+        self.succeeded = 0
+        """episodes ended (terminated or truncated), and of those the successes"""
         self._tmp = tempfile.TemporaryDirectory(prefix="dexsafe-grasp-execute-")
         self._loop = None
         self._grasp: ResidualGraspExecutor | None = None
@@ -194,7 +199,8 @@ class GraspExecuteEnv(gym.Env):
 
     def _decide(self) -> np.ndarray:
         """The scripted executor's targets for the current tick."""
-        q, _, forces, _ = self._loop.grasp_inputs()
+        loop = self._loop
+        q, forces = loop.measured(), loop.finger_forces(loop.backend.contacts())
         return self._grasp.base_targets(self._k / self.control_rate, q, forces, self.executor_dt)
 
     def _run_ticks(self) -> float:
@@ -213,12 +219,7 @@ class GraspExecuteEnv(gym.Env):
     def step(self, action):
         if self._loop is None:
             raise RuntimeError("call reset() before step()")
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != self.action_space.shape:
-            raise ValueError(f"action has shape {a.shape}, expected {self.action_space.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"action has non-finite values: {a}")
-        a = np.clip(a, -1.0, 1.0)
+        a = checked_action(action, self.action_space)
         grasp = self._grasp
         cost = 0.0
         for _ in range(self.decide_every):  # the action is held for decide_every executor ticks
@@ -242,6 +243,9 @@ class GraspExecuteEnv(gym.Env):
         reward += SUCCESS_BONUS * success - DROP_PENALTY * dropped
         terminated = done or dropped
         truncated = self._steps >= self.max_episode_steps and not terminated
+        if terminated or truncated:
+            self.finished += 1
+            self.succeeded += success
         info = {"is_success": success, "rise": rise.copy(), "pair": self._pair, "phase": grasp.phase.value,
                 "peak_contact_force": grasp.peak_force, "cost": cost, "costs": {"shield": cost}}
         return self._observe(), reward, cost, terminated, truncated, info

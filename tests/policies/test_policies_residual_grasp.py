@@ -120,3 +120,43 @@ def test_shape_features():
         shape_features("mesh", [1.0])
     with pytest.raises(ValueError, match="size"):
         shape_features("box", [0.02])
+
+
+def test_a_policy_that_refuses_its_input_hands_over_to_the_scripted_executor_smoothly():
+    """A NaN object pose (a bad tracker message) mid-grasp: the policy stops, the grasp goes on scripted,
+    and the correction eases back to zero at its rate limit instead of jumping."""
+    from dexsafe.policies.checkpoint import Policy
+    from dexsafe.policies.networks import GaussianActor
+
+    obs = GraspObservation(list(FINGERS), N, 1, 0.02)
+    actor = GaussianActor(obs.size, 8, (8,), "tanh", 0.0)
+    torch_policy = Policy(actor, None, -np.ones(8), np.ones(8))
+    wrapped = ResidualGraspExecutor(_executor(), lambda o: np.clip(torch_policy(o) + 1.0, -1, 1), obs,
+                                    ResidualScales())
+    q = np.zeros(N)
+    good = TrackedObject(np.array([0.0, 0.0, 0.4]), np.array([0, 0, 0, 1.0]), BOX)
+    bad = TrackedObject(np.array([0.0, np.nan, 0.4]), np.array([0, 0, 0, 1.0]), BOX)
+    residuals = []
+    for k in range(600):
+        objects = [bad] if wrapped.phase == Phase.LIFT else [good]
+        q = wrapped.update(0.02 * k, q, {}, 0.02, np.zeros(N), objects)
+        residuals.append(np.abs(wrapped.residual).max())
+    assert wrapped.policy is None and "NaN" in wrapped.fallback_reason
+    assert max(residuals) > 0.01, "the policy had corrected the targets before it stopped"
+    assert residuals[-1] == 0.0 and wrapped.phase == Phase.DONE
+    steps = np.abs(np.diff(residuals))
+    assert steps.max() <= wrapped.step.max() * np.abs(wrapped.basis).max() + 1e-9, "no jump when it hands over"
+
+
+def test_objects_keep_their_slot_for_the_whole_grasp():
+    obs = GraspObservation(["a"], N, 2, 0.1)
+    obs.start(np.zeros(N))
+    q = np.zeros(N)
+    left = TrackedObject(np.array([-0.05, 0.0, 0.4]), np.array([0, 0, 0, 1.0]), BOX)
+    right = TrackedObject(np.array([0.05, 0.0, 0.4]), np.array([0, 0, 0, 1.0]), BOX)
+    obs(q, np.zeros(N), q, np.zeros(7), {}, [right, left], Phase.CLOSE, 0.0)
+    left.position = np.array([0.2, 0.0, 0.45])  # carried past the other one: still the first slot
+    o = obs(q, np.zeros(N), q, np.zeros(7), {}, [right, left], Phase.LIFT, 0.1)
+    first = 4 * N + 7 + 1
+    np.testing.assert_allclose(o[first: first + 3], [0.2, 0.0, 0.45], atol=1e-6)
+    np.testing.assert_allclose(o[first + 10], 0.05, atol=1e-6)  # its own rise

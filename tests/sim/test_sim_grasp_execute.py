@@ -16,6 +16,7 @@ def env():
 
 
 def test_an_episode_runs_the_scripted_grasp_and_lift(env):
+    finished, succeeded = env.finished, env.succeeded
     obs, info = env.reset(seed=3, options={"pair": ("tall_box", "small_box"), "perturb": False})
     assert obs.shape == env.observation_space.shape and obs.dtype == np.float32
     assert info["pair"] == "tall_box:small_box" and not info["perturbed"]
@@ -29,6 +30,7 @@ def test_an_episode_runs_the_scripted_grasp_and_lift(env):
         done = terminated or truncated
         assert np.isfinite(obs).all() and cost >= 0
     assert terminated and info["phase"] == "done" and 25 <= steps <= env.max_episode_steps
+    assert (env.finished, env.succeeded) == (finished + 1, succeeded + int(info["is_success"]))
     assert info["rise"].shape == (2,)
     if info["is_success"]:
         assert rewards[-1] > 10 and np.all(info["rise"] >= env.success_height)
