@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="stand the chosen objects in a row along y, 2 cm apart, instead of the scene's placement")
     p.add_argument("--hand", default=None, help="hand name or path (default: the scene's hand)")
     p.add_argument("--config", default="fast_cpu", help="grasping profile (fast_cpu, multigrasp) or a YAML path")
+    p.add_argument("--device", default="cpu", help="torch device of the optimiser: cpu, cuda, cuda:N (default cpu)")
     p.add_argument("--no-validate", action="store_true", help="skip the MuJoCo validation")
     p.add_argument("--png", default=None, help="write a picture of the best proposals here")
     p.add_argument("--json", default=None, help="write the proposals as JSON here")
@@ -127,7 +128,13 @@ def run(args: argparse.Namespace) -> int:
 
     from dexsafe.grasping.config import GraspConfigError
     from dexsafe.grasping.hand_model import HandModelError
-    from dexsafe.grasping.proposals import GraspProposer, GraspRequestError, scene_object_poses, side_by_side_poses
+    from dexsafe.grasping.proposals import (
+        GraspProposer,
+        GraspRequestError,
+        resolve_device,
+        scene_object_poses,
+        side_by_side_poses,
+    )
     from dexsafe.sim.hands import HandError
     from dexsafe.sim.scene_spec import SceneError, load_scene
 
@@ -141,7 +148,10 @@ def run(args: argparse.Namespace) -> int:
         objects = [poses[i] for i in ids]
         if args.side_by_side:
             objects = side_by_side_poses([o.spec for o in objects], scene.table.height)
-        proposer = GraspProposer(args.hand or scene.hand, args.config)
+        device, problem = resolve_device(args.device)
+        if problem:
+            raise GraspRequestError(problem.replace("; using the CPU", ""))
+        proposer = GraspProposer(args.hand or scene.hand, args.config, device=device)
         bars: dict[str, tqdm] = {}
 
         def progress(phase: str, step: int, total: int, energy: float) -> None:

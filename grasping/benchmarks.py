@@ -11,10 +11,15 @@ thresholds and the ``fast_cpu`` profile, batch ``BATCH``:
   distance (mm), median and maximum penetration depth (mm; reference 1.67 mm [3P]);
 - MuJoCo validation of up to ``VALIDATE_PER_PAIR`` accepted grasps per pair: gravity test
   and close-and-lift pass rates (no paper reference; their success needs the RL policy).
+
+The defaults measure what the stack runs (CPU, ``fast_cpu``). The paper's own schedule on a GPU:
+``DEXSAFE_BENCH_GRASP_PROFILE=multigrasp DEXSAFE_BENCH_GRASP_DEVICE=cuda DEXSAFE_BENCH_GRASP_BATCH=1024
+DEXSAFE_BENCH_GRASP_BUDGET=400 make bench BENCH=grasping`` (``..._HAND`` picks another hand).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -46,9 +51,12 @@ def run_grasping(progress: Callable[[str], None] = print, scale: float = 1.0) ->
     from dexsafe.grasping.proposals import GraspProposer
     from dexsafe.grasping.validation import validate_proposals
 
-    batch = max(4, int(BATCH * scale))
-    budget = max(2.0, BUDGET * scale)
-    proposer = GraspProposer("dexsafe_hand", "fast_cpu")
+    env = os.environ.get
+    batch = max(4, int(int(env("DEXSAFE_BENCH_GRASP_BATCH", BATCH)) * scale))
+    budget = max(2.0, float(env("DEXSAFE_BENCH_GRASP_BUDGET", BUDGET)) * scale)
+    profile, device = env("DEXSAFE_BENCH_GRASP_PROFILE", "fast_cpu"), env("DEXSAFE_BENCH_GRASP_DEVICE", "cpu")
+    proposer = GraspProposer(env("DEXSAFE_BENCH_GRASP_HAND", "dexsafe_hand"), profile, device=device)
+    where = f"{proposer.hand.description.name}, {profile}, {proposer.device}"
     rows: list[BenchRow] = []
     total_s = total_n = total_acc = 0.0
     fc, dist, depth = [], [], []
@@ -66,7 +74,7 @@ def run_grasping(progress: Callable[[str], None] = print, scale: float = 1.0) ->
         rows.append(BenchRow(GROUP, f"{a}+{b} accepted", 100.0 * ps.acceptance_rate, "%", 47.2,
                              "MultiGrasp duck+cylinder, batch 1024", True,
                              f"{ps.accepted}/{ps.batch}, {ps.optim.steps_a}+{ps.optim.steps_b} steps in {secs:.0f} s"
-                             f" ({torch.get_num_threads()} torch threads outside the optimiser)"))
+                             f" ({where}; {torch.get_num_threads()} torch threads outside the optimiser)"))
         accepted = [p for p in ps.proposals if p.passed_filter]
         for p in accepted:
             fc.append(p.metrics["fc_max"])

@@ -84,6 +84,8 @@ class RefineConfig:
     lr_q: float = 0.01
     lr_w: float = 0.1
     lr_final: float = 1.0
+    reseat_every: int = 0
+    reseat_until: float = 0.8
 
 
 @dataclass(frozen=True)

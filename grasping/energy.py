@@ -22,7 +22,7 @@ There is no object-object term (as in MultiGrasp: objects are fixed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -50,6 +50,9 @@ class EnergyTerms:
     contacts: torch.Tensor  # (B, O*K, 3) world, m
     contact_phi: torch.Tensor  # (B, O*K) signed distance of each contact to its object, m
     contact_normals: torch.Tensor  # (B, O*K, 3) object normals at the contacts (noise-free), world
+
+    def to(self, device: torch.device | str) -> EnergyTerms:
+        return EnergyTerms(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
     def weighted(self, cfg: EnergyConfig, w_dis: float | None = None) -> dict[str, tuple[torch.Tensor, float]]:
         """``{name: (weighted value (B,), weight)}`` for the four terms."""
@@ -97,15 +100,16 @@ class GraspEnergy:
         sigma = self.cfg.normal_noise if normal_noise is None else normal_noise
         n_fc = n
         if sigma > 0:
-            n_fc = n + sigma * torch.randn(n.shape, generator=generator, dtype=n.dtype)
+            # Drawn on the generator's device (the CPU), so a seed gives the same grasps on any device.
+            n_fc = n + sigma * torch.randn(n.shape, generator=generator, dtype=n.dtype).to(n.device)
             n_fc = n_fc / n_fc.norm(dim=-1, keepdim=True).clamp_min(1e-9)
         force = n_fc.sum(2)  # (B, O, 3)
         torque = torch.cross(xo - self.centres[None, :, None], n_fc, dim=-1).sum(2)
         fc = torch.relu((force * force).sum(-1) + (torque * torque).sum(-1) - self.cfg.fc_margin)  # (B, O)
         dis = phi.abs()
         surf = hand.surface_points(fk)  # (B, S, 3)
-        pen_obj = torch.zeros(B, dtype=q.dtype)
-        depth = torch.zeros(B, dtype=q.dtype)
+        pen_obj = torch.zeros(B, dtype=q.dtype, device=q.device)
+        depth = torch.zeros(B, dtype=q.dtype, device=q.device)
         for obj in self.objects:
             d = torch.relu(-obj.query(surf)[0])
             pen_obj = pen_obj + d.sum(1)
@@ -120,7 +124,7 @@ class GraspEnergy:
             pen_table = below.sum(1)
             depth = torch.maximum(depth, below.max(1).values)
         else:
-            pen_table = torch.zeros(B, dtype=q.dtype)
+            pen_table = torch.zeros(B, dtype=q.dtype, device=q.device)
         theta = q[:, 9:]
         lo, hi = hand.joint_lower.to(q), hand.joint_upper.to(q)
         joint = (torch.relu(theta - hi) + torch.relu(lo - theta)).sum(1)

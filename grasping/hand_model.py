@@ -35,6 +35,7 @@ rotates the frame about the anchor, ``R_i <- R_i Rot(a, theta)``,
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from dataclasses import dataclass
@@ -318,6 +319,23 @@ class HandModel:
         self._body_pos = torch.tensor(np.array([b.pos for b in bodies]), dtype=dtype)
         self._body_rot = torch.tensor(np.array([b.rot for b in bodies]), dtype=dtype)
         self._build_geometry(contact_density, surface_density, patch_size, palmar_cos, palm_contacts)
+
+    # --- device ----------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.joint_lower.device
+
+    def to(self, device: torch.device | str) -> HandModel:
+        """A copy whose tensors live on ``device`` (the MuJoCo model and geometry lists are shared)."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        out = copy.copy(self)
+        for name, v in vars(self).items():
+            if isinstance(v, torch.Tensor):
+                setattr(out, name, v.to(device))
+        out._joint_k = {k: tuple(t.to(device) for t in v) for k, v in self._joint_k.items()}
+        return out
 
     # --- sizes -----------------------------------------------------------------------------
     @property

@@ -16,6 +16,9 @@ intervals scale by ``N / schedule_steps`` so a short run anneals as far as a lon
 
 Phase B: Adam (``lr_q``, ``lr_w``) on ``q`` and ``w`` with ``w_dis = w_dis_refine``; with
 ``lr_final < 1`` (a dexsafe option) the rates decay by a cosine to ``lr_final`` times their start.
+With ``reseat_every > 0`` (a dexsafe option; MultiGrasp freezes the contacts here) every that many
+steps, until ``reseat_until`` of the phase, each contact may move to the patch of its finger nearest
+its object, kept per sample where that lowers the energy (``reseat``).
 The time budget is split 80/20 between the phases (the paper's 6500/1500 is 81/19); a phase
 that runs out of time stops early and says so in the result.
 """
@@ -40,6 +43,9 @@ class OptimState:
     q: torch.Tensor  # (B, dof)
     cpi: torch.Tensor  # (B, O*K) long
     cpw: torch.Tensor  # (B, O*K, 4)
+
+    def to(self, device: torch.device | str) -> OptimState:
+        return OptimState(self.q.to(device), self.cpi.to(device), self.cpw.to(device))
 
 
 @dataclass
@@ -76,6 +82,7 @@ def langevin(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.G
     pool = energy.hand.num_contact_candidates
     n_obj, K = len(energy.objects), energy.k
     B = st.q.shape[0]
+    dev = st.q.device  # random numbers come from the CPU generator, then move (same seed, same grasps)
     e, gq, gw = _grad(energy, st, gen)
     ema_j = ema_t = None
     accepted = 0
@@ -95,18 +102,18 @@ def langevin(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.G
             at = gq[:, :3].abs().mean(0)
             ema_t = at if ema_t is None else (1 - c.joint_ema_new) * ema_t + c.joint_ema_new * at
             g[:, :3] = gq[:, :3] / ema_t.clamp_min(1e-8) * jscale
-        eps = c.noise_std * torch.randn(st.q.shape, generator=gen, dtype=st.q.dtype)
+        eps = c.noise_std * torch.randn(st.q.shape, generator=gen, dtype=st.q.dtype).to(dev)
         q_new = st.q + s * eps - 0.5 * s * s * g
         w_new = st.cpw - 0.5 * s * s * gw
         cpi_new = st.cpi
         if torch.rand((), generator=gen).item() < c.switch_prob:
             cpi_new = st.cpi.clone().view(B, n_obj, K)
-            slot = torch.randint(0, K, (B, n_obj), generator=gen)
-            cpi_new.scatter_(2, slot[..., None], torch.randint(0, pool, (B, n_obj, 1), generator=gen))
+            slot = torch.randint(0, K, (B, n_obj), generator=gen).to(dev)
+            cpi_new.scatter_(2, slot[..., None], torch.randint(0, pool, (B, n_obj, 1), generator=gen).to(dev))
             cpi_new = cpi_new.view(B, n_obj * K)
         cand = OptimState(q_new, cpi_new, w_new)
         e_new, gq_new, gw_new = _grad(energy, cand, gen)
-        u = torch.rand(B, generator=gen, dtype=e.dtype)
+        u = torch.rand(B, generator=gen, dtype=e.dtype).to(dev)
         acc = u < torch.exp(((e - e_new) / T).clamp(max=50.0))
         accepted += int(acc.sum())
         a1, a2 = acc[:, None], acc[:, None, None]
@@ -121,30 +128,77 @@ def langevin(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.G
     return st, n, accepted / max(1, n * B), False
 
 
+def reseated_contacts(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor) -> torch.Tensor:
+    """Each contact slot moved to the candidate patch nearest its object (signed distance of the patch
+    centre at ``q``) among those on the same finger and on no link another slot of the sample uses.
+
+    Why: candidate patches are small and sparse, so the patch a slot holds is often millimetres
+    from where its finger actually touches the object; the penetration hinge of the touching part
+    then balances the contact-distance pull and the contact never closes (a stall, not a minimum).
+    """
+    hand, K = energy.hand, energy.k
+    body = hand.cand_body
+    chain = hand.finger_of_body[body]  # (P,)
+    with torch.no_grad():
+        fk = hand.forward_kinematics(q)
+        centres = hand.transform(fk, body, hand.cand_corners.mean(1))  # (B, P, 3)
+        out = cpi.clone()
+        for j, obj in enumerate(energy.objects):
+            dist = obj.query(centres)[0]  # (B, P)
+            for k in range(K):
+                s = j * K + k
+                others = torch.cat([out[:, :s], out[:, s + 1:]], 1)
+                allowed = (chain[None, :] == chain[out[:, s]][:, None]) & \
+                    ~(body[None, :, None] == body[others][:, None, :]).any(-1)
+                allowed[torch.arange(q.shape[0]), out[:, s]] = True  # staying put is always allowed
+                out[:, s] = torch.where(allowed, dist, torch.full_like(dist, float("inf"))).argmin(1)
+    return out
+
+
+def reseat(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor, cpw: torch.Tensor,
+           w_dis: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``reseated_contacts`` kept per sample where it lowers the (noise-free) energy; moved slots start
+    at their patch centre. Returns (cpi, cpw, moved (B,) bool)."""
+    with torch.no_grad():
+        new = reseated_contacts(energy, q, cpi)
+        changed = new != cpi
+        w_new = torch.where(changed[..., None], torch.zeros_like(cpw), cpw)
+        e_old, _ = energy.energy(q, cpi, cpw, w_dis=w_dis, normal_noise=0.0)
+        e_new, _ = energy.energy(q, new, w_new, w_dis=w_dis, normal_noise=0.0)
+        keep = (e_new < e_old) & changed.any(1)
+        return (torch.where(keep[:, None], new, cpi), torch.where(keep[:, None, None], w_new, cpw), keep)
+
+
 def refine(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.Generator, deadline: float,
            progress: Progress | None = None, trace: list | None = None) -> tuple[OptimState, int, bool]:
-    """Phase B (Adam, contacts frozen); returns (state, steps done, stopped by the deadline)."""
+    """Phase B (Adam; contacts frozen, or re-seated every ``reseat_every`` steps); returns (state,
+    steps done, stopped by the deadline)."""
     c = cfg.refine
     q = st.q.detach().clone().requires_grad_(True)
     w = st.cpw.detach().clone().requires_grad_(True)
+    cpi = st.cpi
     opt = torch.optim.Adam([{"params": [q], "lr": c.lr_q}, {"params": [w], "lr": c.lr_w}])
     base = [c.lr_q, c.lr_w]
     for t in range(c.steps):
+        if c.reseat_every > 0 and t % c.reseat_every == 0 and t < c.reseat_until * c.steps:
+            cpi, w_new, _ = reseat(energy, q.detach(), cpi, w.detach(), energy.cfg.w_dis_refine)
+            with torch.no_grad():
+                w.copy_(w_new)
         # Cosine decay from lr to lr * lr_final over the phase (lr_final = 1: constant, as MultiGrasp).
         f = c.lr_final + (1 - c.lr_final) * 0.5 * (1 + math.cos(math.pi * t / max(1, c.steps)))
         for g, lr in zip(opt.param_groups, base):
             g["lr"] = lr * f
         if time.monotonic() > deadline:
-            return OptimState(q.detach(), st.cpi, w.detach()), t, True
+            return OptimState(q.detach(), cpi, w.detach()), t, True
         opt.zero_grad()
-        e, _ = energy.energy(q, st.cpi, w, gen, w_dis=energy.cfg.w_dis_refine)
+        e, _ = energy.energy(q, cpi, w, gen, w_dis=energy.cfg.w_dis_refine)
         e.sum().backward()
         opt.step()
         if trace is not None and t % 10 == 0:
             trace.append(float(e.detach().mean()))
         if progress is not None:
             progress("refine", t + 1, c.steps, float(e.detach().mean()))
-    return OptimState(q.detach(), st.cpi, w.detach()), c.steps, False
+    return OptimState(q.detach(), cpi, w.detach()), c.steps, False
 
 
 def optimise(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.Generator,

@@ -111,13 +111,15 @@ class ProposalSet:
         return self.accepted / self.batch if self.batch else 0.0
 
 
-def place_objects(objects: list[ObjectPose], voxel_resolution: int = 32, dtype=torch.float32) -> list[PlacedObject]:
+def place_objects(objects: list[ObjectPose], voxel_resolution: int = 32, dtype=torch.float32,
+                  device: torch.device | str = "cpu") -> list[PlacedObject]:
     """SDFs of the objects at their poses."""
     out = []
     for o in objects:
         R = quat_xyzw_to_matrix(o.quat_xyzw)
         out.append(PlacedObject(o.id, o.spec, make_sdf(o.spec, voxel_resolution),
-                                torch.tensor(o.position, dtype=dtype), torch.tensor(R, dtype=dtype)))
+                                torch.tensor(o.position, dtype=dtype, device=device),
+                                torch.tensor(R, dtype=dtype, device=device)))
     return out
 
 
@@ -142,24 +144,54 @@ def check_request(objects: list[ObjectPose], num: int, time_budget: float, batch
             raise GraspRequestError(f"object {o.id!r}: orientation is not a unit quaternion")
 
 
+def resolve_device(name: str | torch.device) -> tuple[torch.device, str | None]:
+    """The torch device for ``name`` (``cpu``, ``cuda``, ``cuda:1``), or the CPU and the reason when
+    that device cannot be used here (a typo, no CUDA in this torch build, no such GPU)."""
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        return torch.device("cpu"), f"device {name!r} is not a torch device ({exc}); using the CPU"
+    if dev.type == "cpu":
+        return dev, None
+    if dev.type != "cuda":
+        return torch.device("cpu"), f"device {name!r}: only cpu and cuda are supported; using the CPU"
+    if not torch.cuda.is_available():
+        return torch.device("cpu"), f"device {name!r}: this torch has no usable CUDA; using the CPU"
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        return torch.device("cpu"), (f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here; "
+                                     "using the CPU")
+    return dev, None
+
+
 class GraspProposer:
-    """Hand model + config, reused across requests. ``config``: a ``GraspConfig``, a profile name or a path."""
+    """Hand model + config, reused across requests. ``config``: a ``GraspConfig``, a profile name or a path.
+
+    ``device``: where the optimiser runs (``"cpu"``, ``"cuda"``, ...). Initial states and all random
+    numbers are drawn on the CPU from the request's seed, so a seed gives the same samples on any
+    device; results come back on the CPU.
+    """
 
     def __init__(self, hand: HandDescription | str = "dexsafe_hand", config: GraspConfig | str | None = None,
-                 dtype: torch.dtype = torch.float32, voxel_resolution: int = 32, threads: int = 1):
+                 dtype: torch.dtype = torch.float32, voxel_resolution: int = 32, threads: int = 1,
+                 device: torch.device | str = "cpu"):
         self.threads = int(threads)
+        self.device = torch.device(device)
         self.config = config if isinstance(config, GraspConfig) else load_config(config or "fast_cpu")
         h = self.config.hand
         self.hand = HandModel(hand, contact_density=h.contact_density, surface_density=h.surface_density,
                               patch_size=h.patch_size, palmar_cos=h.palmar_cos, palm_contacts=h.palm_contacts,
                               dtype=dtype)
+        self._device_hand = self.hand.to(self.device)
         self.dtype = dtype
         self.voxel_resolution = voxel_resolution
 
     # --- set-up -----------------------------------------------------------------------------
-    def energy_for(self, objects: list[ObjectPose], table_height: float | None) -> GraspEnergy:
-        placed = place_objects(objects, self.voxel_resolution, self.dtype)
-        return GraspEnergy(self.hand, placed, self.config.energy, self.config.hand.contacts_per_object, table_height)
+    def energy_for(self, objects: list[ObjectPose], table_height: float | None,
+                   device: torch.device | str = "cpu") -> GraspEnergy:
+        device = torch.device(device)
+        hand = self._device_hand if device == self.device else self.hand.to(device)
+        placed = place_objects(objects, self.voxel_resolution, self.dtype, device)
+        return GraspEnergy(hand, placed, self.config.energy, self.config.hand.contacts_per_object, table_height)
 
     def initial_state(self, energy: GraspEnergy, batch: int, gen: torch.Generator) -> OptimState:
         cfg, hand, dt = self.config.init, self.hand, self.dtype
@@ -251,9 +283,11 @@ class GraspProposer:
         gen = torch.Generator().manual_seed(int(seed) % (2 ** 63))
         energy = self.energy_for(objects, table_height)
         st = self.initial_state(energy, batch, gen)
-        res = optimise(energy, st, self.config, gen, time_budget, progress)
+        run_energy = energy if self.device.type == "cpu" else self.energy_for(objects, table_height, self.device)
+        res = optimise(run_energy, st.to(self.device), self.config, gen, time_budget, progress)
         with torch.no_grad():
-            e, terms = energy.energy(res.state.q, res.state.cpi, res.state.cpw, normal_noise=0.0)
+            e, terms = run_energy.energy(res.state.q, res.state.cpi, res.state.cpw, normal_noise=0.0)
+        res.state, e, terms = res.state.to("cpu"), e.cpu(), terms.to("cpu")
         ok, failures = self.filter(terms)
         order = sorted(range(batch), key=lambda i: (not bool(ok[i]), float(e[i])))
         props = [self._proposal(f"p{r}", i, energy, res.state, terms, e, bool(ok[i]), failures[i])

@@ -48,6 +48,8 @@ PARAMS = [
     ParamSpec("max_time_budget", 600.0, "the largest time_budget a request may ask for, s", (0.1, 600.0)),
     ParamSpec("marker_proposals", 3, "how many of the best proposals to draw on /dexsafe/grasp_markers", (0, 32)),
     ParamSpec("threads", 1, "torch intra-op threads for the optimiser", (1, 64)),
+    ParamSpec("device", "cpu", "torch device of the optimiser (cpu, cuda, cuda:1); one this machine lacks falls "
+              "back to the CPU with a logged error"),
 ]
 MAX_PROPOSALS = 256
 RANK_COLORS = [(0.1, 0.8, 0.2), (0.95, 0.75, 0.1), (0.9, 0.3, 0.1), (0.5, 0.5, 0.9)]
@@ -75,12 +77,16 @@ def proposal_msg(p, num_commanded: int) -> GraspProposal:
 class GraspProposerNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("grasp_proposer", **kwargs)
-        from dexsafe.grasping.proposals import GraspProposer, scene_object_poses
+        from dexsafe.grasping.proposals import GraspProposer, resolve_device, scene_object_poses
         from dexsafe.sim.scene_spec import load_scene
 
         self.p = declare_parameters(self, PARAMS)
         self.scene = load_scene(self.p["scene"])
-        self.proposer = GraspProposer(self.p["hand"] or self.scene.hand, self.p["config"], threads=self.p["threads"])
+        device, problem = resolve_device(self.p["device"])
+        if problem:
+            self.get_logger().error(problem)
+        self.proposer = GraspProposer(self.p["hand"] or self.scene.hand, self.p["config"], threads=self.p["threads"],
+                                      device=device)
         self._scene_objects = {o.id: o for o in scene_object_poses(self.scene)}
         self._sim_objects: dict = {}
         self._lock = threading.Lock()
