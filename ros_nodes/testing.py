@@ -32,6 +32,11 @@ def ensure_local_discovery() -> int:
     return int(os.environ["ROS_DOMAIN_ID"])
 
 
+def _raced_with_destruction(exc: BaseException) -> bool:
+    """True for rclpy's error from using a publisher, timer, ... whose node was destroyed."""
+    return type(exc).__name__ == "InvalidHandle" or "destruction was requested" in str(exc)
+
+
 class RosHarness:
     """Own context, executor thread, nodes. Use as a context manager or call ``close()``."""
 
@@ -49,9 +54,11 @@ class RosHarness:
         while self.context.ok() and not self._stop.is_set():
             try:
                 self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: BLE001 - shutdown races end the loop
+            except Exception as exc:  # noqa: BLE001 - shutdown races end the loop
                 if not self.context.ok():
                     break
+                if _raced_with_destruction(exc):
+                    continue  # a callback of a node remove() destroyed, already dispatched: not a failure
                 raise
 
     def node(self, name: str, **kwargs: Any) -> Node:
@@ -63,6 +70,14 @@ class RosHarness:
         self._nodes.append(node)
         self.executor.add_node(node)
         return node
+
+    def remove(self, node: Node) -> None:
+        """Stop spinning ``node`` and destroy it while the others keep running (a driver that
+        dies, say). A callback of it that the executor had already dispatched may still run and
+        fail on the destroyed handle; the spin thread ignores exactly that error."""
+        self.executor.remove_node(node)
+        self._nodes.remove(node)
+        node.destroy_node()
 
     def add_spec(self, spec) -> Node:
         """Start a ``graph.NodeSpec`` in-process with the config file, overrides and remappings

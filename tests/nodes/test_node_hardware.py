@@ -60,9 +60,7 @@ def test_real_graph_with_fake_driver(ros):
     assert abs(driver.q[d] - 0.9) < 0.05
     assert driver.dropped > 0 or driver.sent > 0
     # The driver goes silent: the adapter stops forwarding and the shield holds on stale state.
-    ros.executor.remove_node(driver)
-    driver.destroy_node()
-    ros._nodes.remove(driver)
+    ros.remove(driver)
     before = adapter.dropped_stale
     ros.wait_for(lambda: (pub.publish(Float64MultiArray(data=target.tolist())) or True)
                  and adapter.dropped_stale > before, 10.0, "the adapter to stop forwarding")

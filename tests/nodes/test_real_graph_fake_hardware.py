@@ -56,8 +56,6 @@ def test_real_graph_with_fake_hardware_lifts_and_holds_on_stale_states(ros):
     assert cmd.result() == TaskResult.CANCELED, cmd.last_result.message
 
     # The driver goes silent: /joint_states stops, the adapter forwards nothing and the shield holds.
-    ros.executor.remove_node(driver)
-    driver.destroy_node()
-    ros._nodes.remove(driver)
+    ros.remove(driver)
     ros.wait_for(lambda: any(i.value == "holding_stale_state" for i in shield.last_result.interventions), 5.0,
                  "the shield to hold on stale joint states")
