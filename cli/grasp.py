@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
             objects = side_by_side_poses([o.spec for o in objects], scene.table.height)
         device, problem = resolve_device(args.device)
         if problem:
-            raise GraspRequestError(problem.replace("; using the CPU", ""))
+            raise GraspRequestError(problem)
         proposer = GraspProposer(args.hand or scene.hand, args.config, device=device)
         bars: dict[str, tqdm] = {}
 

@@ -145,21 +145,21 @@ def check_request(objects: list[ObjectPose], num: int, time_budget: float, batch
 
 
 def resolve_device(name: str | torch.device) -> tuple[torch.device, str | None]:
-    """The torch device for ``name`` (``cpu``, ``cuda``, ``cuda:1``), or the CPU and the reason when
-    that device cannot be used here (a typo, no CUDA in this torch build, no such GPU)."""
+    """The torch device for ``name`` (``cpu``, ``cuda``, ``cuda:1``), or the CPU and the reason
+    ``name`` cannot be used here (a typo, no CUDA in this torch build, no such GPU)."""
+    cpu = torch.device("cpu")
     try:
         dev = torch.device(name)
     except (RuntimeError, TypeError) as exc:
-        return torch.device("cpu"), f"device {name!r} is not a torch device ({exc}); using the CPU"
+        return cpu, f"device {name!r} is not a torch device ({exc})"
     if dev.type == "cpu":
         return dev, None
     if dev.type != "cuda":
-        return torch.device("cpu"), f"device {name!r}: only cpu and cuda are supported; using the CPU"
+        return cpu, f"device {name!r}: only cpu and cuda are supported"
     if not torch.cuda.is_available():
-        return torch.device("cpu"), f"device {name!r}: this torch has no usable CUDA; using the CPU"
+        return cpu, f"device {name!r}: this torch has no usable CUDA"
     if dev.index is not None and dev.index >= torch.cuda.device_count():
-        return torch.device("cpu"), (f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here; "
-                                     "using the CPU")
+        return cpu, f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here"
     return dev, None
 
 

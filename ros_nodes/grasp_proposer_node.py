@@ -84,7 +84,7 @@ class GraspProposerNode(Node):
         self.scene = load_scene(self.p["scene"])
         device, problem = resolve_device(self.p["device"])
         if problem:
-            self.get_logger().error(problem)
+            self.get_logger().error(f"{problem}; optimising on the CPU")
         self.proposer = GraspProposer(self.p["hand"] or self.scene.hand, self.p["config"], threads=self.p["threads"],
                                       device=device)
         self._scene_objects = {o.id: o for o in scene_object_poses(self.scene)}

@@ -150,6 +150,9 @@ def test_cli_propose_writes_a_picture(tmp_path, capsys):
     bad = parser.parse_args(["propose", "--scene", "two_blocks", "--objects", "nope", "--config", str(cfg)])
     assert grasp.run(bad) == 2
     assert "unknown object" in capsys.readouterr().err
+    no_gpu = parser.parse_args(["propose", "--scene", "two_blocks", "--device", "cuda:99", "--config", str(cfg)])
+    assert grasp.run(no_gpu) == 2
+    assert "cuda:99" in capsys.readouterr().err
 
 
 def test_torch_threads_are_restored(proposer):
