@@ -34,6 +34,7 @@ class EnergyConfig:
     fc_margin: float = 0.2
     normal_noise: float = 0.01
     table: bool = True
+    penetration: str = "spheres"
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,9 @@ def _from_dict(data: dict, where: str) -> GraspConfig:
     if batch < 1:
         raise GraspConfigError(f"{where}.batch must be >= 1")
     cfg = GraspConfig(batch=batch, source=where, **kwargs)
+    if cfg.energy.penetration not in ("spheres", "surface"):
+        raise GraspConfigError(f"{where}.energy.penetration must be 'spheres' or 'surface', "
+                               f"got {cfg.energy.penetration!r}")
     if cfg.init.contacts not in ("random", "nearest"):
         raise GraspConfigError(f"{where}.init.contacts must be 'random' or 'nearest', got {cfg.init.contacts!r}")
     if cfg.hand.contacts_per_object < 1 or cfg.langevin.steps < 0 or cfg.refine.steps < 0:

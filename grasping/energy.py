@@ -11,9 +11,10 @@ For a batch of hand configurations ``q`` (``HandModel``), contact candidate indi
   the object's centre ``p_j`` (MultiGrasp takes the world origin, which it keeps within a
   few cm of the objects; dexsafe's objects stand on a table 0.4 m up);
 - contact distance: ``D = sum_j sum_k |phi_j(x_jk)|`` (m);
-- penetration: ``P = sum_j sum_s relu(-phi_j(s)) + sum_(a,b) relu(r_a + r_b - |k_a - k_b|)
-  + sum_s relu(z_table - s_z)`` over hand surface points ``s`` and self-penetration
-  keypoint spheres ``(k, r)`` (m);
+- penetration: ``P = sum_j sum_s relu(r_s - phi_j(s)) + sum_(a,b) relu(r_a + r_b - |k_a - k_b|)
+  + sum_s relu(z_table - s_z + r_s)`` over the hand's penetration spheres ``(s, r_s)``
+  (``HandModel.penetration_spheres``; with ``penetration: surface``, MultiGrasp's surface
+  points with ``r_s = 0``) and self-penetration keypoint spheres ``(k, r)`` (m);
 - joint limits: ``J = sum_i relu(theta_i - hi_i) + relu(lo_i - theta_i)`` (rad).
 
 ``E = w_fc sum_j FC_j + w_dis D + w_pen P + w_joint J`` (weights from ``EnergyConfig``).
@@ -107,11 +108,14 @@ class GraspEnergy:
         torque = torch.cross(xo - self.centres[None, :, None], n_fc, dim=-1).sum(2)
         fc = torch.relu((force * force).sum(-1) + (torque * torque).sum(-1) - self.cfg.fc_margin)  # (B, O)
         dis = phi.abs()
-        surf = hand.surface_points(fk)  # (B, S, 3)
+        if self.cfg.penetration == "spheres":
+            surf, radius = hand.penetration_spheres(fk), hand.pen_radius.to(q)  # (B, S, 3), (S,)
+        else:
+            surf, radius = hand.surface_points(fk), torch.zeros((), dtype=q.dtype, device=q.device)
         pen_obj = torch.zeros(B, dtype=q.dtype, device=q.device)
         depth = torch.zeros(B, dtype=q.dtype, device=q.device)
         for obj in self.objects:
-            d = torch.relu(-obj.query(surf)[0])
+            d = torch.relu(radius - obj.query(surf)[0])
             pen_obj = pen_obj + d.sum(1)
             depth = torch.maximum(depth, d.max(1).values)
         kp = hand.keypoints(fk)
@@ -120,7 +124,7 @@ class GraspEnergy:
         pen_self = overlap.sum(1)
         depth = torch.maximum(depth, overlap.max(1).values if overlap.shape[1] else depth)
         if self.table_height is not None:
-            below = torch.relu(self.table_height - surf[..., 2])
+            below = torch.relu(self.table_height - (surf[..., 2] - radius))
             pen_table = below.sum(1)
             depth = torch.maximum(depth, below.max(1).values)
         else:

@@ -10,7 +10,15 @@ compiled ``MjModel``, and generates from that geometry
   ``palmar_direction``) and on the palm face nearest ``palm_center``. A contact is a convex
   combination of a patch's four corners, ``x = sum_c softmax(w)_c v_c`` (MultiGrasp's quads),
   so it slides inside its patch when the logits ``w`` change;
-- **surface points** (``surface_density`` per m^2) for hand-object and hand-table penetration;
+- **penetration spheres**: the collision geoms swept by spheres (along each capsule/cylinder
+  axis and on a grid in each box's mid-plane, at most ``PEN_SPHERE_SPACING`` radii apart, with
+  the geom's radius or half-thickness, plus a shell of ``BOX_EDGE_RADIUS`` spheres that keeps box
+  edges; sphere geoms as they are). A sphere ``(c, r)`` reaches
+  ``r - phi(c)`` into an object, so the depth of a link in an object is measured wherever the
+  object touches it (sparse surface points miss an object edge pressed between them). Mesh
+  geoms fall back to their surface points (``r = 0``);
+- **surface points** (``surface_density`` per m^2): MultiGrasp's penetration points (energy
+  option ``penetration: surface``) and what the node draws;
 - **self-penetration keypoints**: spheres along each capsule/cylinder axis, at sphere centres
   and on a grid inside boxes, with the geom's radius; pairs on the same link, on adjacent
   links, or overlapping in the open or zero posture are excluded.
@@ -50,6 +58,10 @@ from dexsafe.sim.hands import HandDescription, load_hand
 from dexsafe.sim.scene_spec import SceneSpec
 
 MIN_GEOM_SIZE = 0.002  # m; collision geoms smaller than this (placeholders) are ignored
+BOX_EDGE_RADIUS = 0.008  # m: small spheres along box edges: an edge reads at most rho (sqrt 2 - 1) = 3.3 mm shallow,
+                         # a corner 5.9 mm (4 mm spheres: 2.5x the spheres on the dexsafe palm, steps 2.5x slower)
+PEN_SPHERE_SPACING = 0.5  # penetration spheres at most this many radii apart: the swept surface dips at most
+                          # r (1 - sqrt(1 - 0.5^2 / 4)) = 0.03 r between two (0.3 mm on a 1 cm finger)
 G = mujoco.mjtGeom
 
 
@@ -191,6 +203,15 @@ def _project(kind: int, size: np.ndarray, p: np.ndarray, n_ref: np.ndarray) -> n
     return p
 
 
+def _box_mid_plane(size: np.ndarray) -> tuple[np.ndarray, float, int, int]:
+    """A box's half extents, its half-thickness (smallest half extent) and the two axes of its
+    mid-plane."""
+    h = np.asarray(size[:3], dtype=float)
+    ax = int(np.argmin(h))
+    u, v = [a for a in range(3) if a != ax]
+    return h, float(h[ax]), u, v
+
+
 def _keypoints(kind: int, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Self-penetration spheres (centres in the geom frame, radii), m."""
     if kind == G.mjGEOM_SPHERE:
@@ -201,10 +222,7 @@ def _keypoints(kind: int, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = np.linspace(-h, h, k)
         return np.stack([np.zeros(k), np.zeros(k), z], 1), np.full(k, r)
     if kind == G.mjGEOM_BOX:
-        h = size[:3]
-        ax = int(np.argmin(h))
-        r = h[ax]
-        u, v = [a for a in range(3) if a != ax]
+        h, r, u, v = _box_mid_plane(size)
         nu = max(1, int(math.ceil(h[u] / r)))
         nv = max(1, int(math.ceil(h[v] / r)))
         gu, gv = np.meshgrid(np.linspace(-h[u] + r, h[u] - r, nu) if nu > 1 else [0.0],
@@ -213,6 +231,42 @@ def _keypoints(kind: int, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p[:, u], p[:, v] = gu.ravel(), gv.ravel()
         return p, np.full(len(p), r)
     return np.zeros((0, 3)), np.zeros(0)
+
+
+def _penetration_spheres(kind: int, size: np.ndarray, spacing: float = PEN_SPHERE_SPACING
+                         ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Spheres whose union is the geom (boxes: with edges rounded by the half-thickness), centres
+    in the geom frame and radii, m; ``None`` for meshes."""
+    if kind == G.mjGEOM_SPHERE:
+        return np.zeros((1, 3)), np.array([size[0]])
+    if kind in (G.mjGEOM_CAPSULE, G.mjGEOM_CYLINDER):
+        r, h = size[0], size[1]
+        k = int(math.ceil(2 * h / (spacing * r))) + 1
+        z = np.linspace(-h, h, k)
+        return np.stack([np.zeros(k), np.zeros(k), z], 1), np.full(k, r)
+    if kind == G.mjGEOM_BOX:
+        h, r, u, v = _box_mid_plane(size)
+        grids = []
+        for a in (u, v):
+            half = h[a] - r
+            n = int(math.ceil(2 * half / (spacing * r))) + 1 if half > 1e-9 else 1
+            grids.append(np.linspace(-half, half, n) if n > 1 else np.zeros(1))
+        gu, gv = np.meshgrid(*grids)
+        p = np.zeros((gu.size, 3))
+        p[:, u], p[:, v] = gu.ravel(), gv.ravel()
+        centres, radii = [p], [np.full(len(p), r)]
+        # The mid-plane spheres round every edge off by r; a shell of small spheres (radius rho,
+        # on the faces of the box shrunk by rho) keeps edges and corners within rho (sqrt 3 - 1).
+        rho = min(r, BOX_EDGE_RADIUS)
+        if rho < r:
+            inner = h - rho
+            axes = [np.linspace(-inner[a], inner[a], int(math.ceil(2 * inner[a] / rho)) + 1) for a in range(3)]
+            g = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+            on_shell = np.any(np.isclose(np.abs(g), inner, atol=1e-9), axis=1)
+            centres.append(g[on_shell])
+            radii.append(np.full(int(on_shell.sum()), rho))
+        return np.concatenate(centres), np.concatenate(radii)
+    return None
 
 
 def _quat_to_mat(q) -> np.ndarray:
@@ -398,6 +452,10 @@ class HandModel:
         """(B, S, 3) hand surface points in world, m."""
         return self.transform(fk, self.surf_body, self.surf_local)
 
+    def penetration_spheres(self, fk) -> torch.Tensor:
+        """(B, N, 3) penetration sphere centres in world, m (radii: ``pen_radius``)."""
+        return self.transform(fk, self.pen_body, self.pen_local)
+
     def keypoints(self, fk) -> torch.Tensor:
         """(B, K, 3) self-penetration sphere centres in world, m (radii: ``kp_radius``)."""
         return self.transform(fk, self.kp_body, self.kp_local)
@@ -481,11 +539,20 @@ class HandModel:
         cand_body, cand_corners, cand_normal = [], [], []
         surf_body, surf_local = [], []
         kp_body, kp_local, kp_radius = [], [], []
+        pen_body, pen_local, pen_radius = [], [], []
         for body, kind, size, Rg, pg, mesh in geoms:
             area = _geom_area(kind, size, mesh)
             pts, nrm = _sample_geom(kind, size, area * surface_density, mesh)
             surf_body += [body] * len(pts)
             surf_local.append(pts @ Rg.T + pg)
+            spheres = _penetration_spheres(kind, size)
+            if spheres is None:  # meshes: surface points
+                sp, sr = pts, np.zeros(len(pts))
+            else:
+                sp, sr = spheres
+            pen_body += [body] * len(sp)
+            pen_local.append(sp @ Rg.T + pg)
+            pen_radius.append(sr)
             c_pts, c_nrm = _sample_geom(kind, size, max(1.0, area * contact_density), mesh)
             t1, t2 = _tangents(c_nrm)
             h = 0.5 * patch
@@ -519,6 +586,9 @@ class HandModel:
             raise HandModelError(f"hand {self.description.name!r}: only {len(self.cand_body)} contact candidates")
         self.surf_body = torch.tensor(surf_body, dtype=torch.long)
         self.surf_local = torch.tensor(np.concatenate(surf_local), dtype=dt)
+        self.pen_body = torch.tensor(pen_body, dtype=torch.long)
+        self.pen_local = torch.tensor(np.concatenate(pen_local), dtype=dt)
+        self.pen_radius = torch.tensor(np.concatenate(pen_radius), dtype=dt)
         self.kp_body = torch.tensor(kp_body, dtype=torch.long)
         self.kp_local = torch.tensor(np.concatenate(kp_local), dtype=dt)
         self.kp_radius = torch.tensor(np.concatenate(kp_radius), dtype=dt)

@@ -1,8 +1,8 @@
 """Physics checks of grasp proposals in MuJoCo (the hand composed as ``dexsafe.sim`` does).
 
-Both checks hold the wrist kinematically: every physics step the six wrist joints are reset
-to the commanded pose (the arm is assumed perfect), and MuJoCo's position servos drive the
-fingers. Targets are the proposal's joints **pushed inward**: a few gradient steps on
+The gravity test and the squeeze before the lift hold the wrist kinematically: every physics
+step the six wrist joints are reset to the commanded pose (the arm is assumed perfect); MuJoCo's
+position servos drive the fingers. Targets are the proposal's joints **pushed inward**: a few gradient steps on
 ``sum_k |x_k(theta) - (x_k - d n_k)|^2`` move each contact ``d`` (``push_depth``) into its
 object along the object's normal (DexGraspNet pushes 1 mm with PD gain 1000; dexsafe's
 finger servos are much weaker, so the default pushes further).
@@ -12,7 +12,8 @@ finger servos are much weaker, so the default pushes further).
    ``9.81 g`` acts for ``gravity_time`` s. An object passes a direction if it still touches
    the hand and moved less than ``max_shift`` m; it passes the test if it passes all six.
 2. **Close and lift**: table on, gravity down; fingers squeeze (twice the push), then the
-   wrist rises ``lift_height`` m over ``lift_time`` s and holds ``hold_time`` s. It passes if
+   wrist's servos raise it ``lift_height`` m over ``lift_time`` s and hold ``hold_time`` s (the
+   wrist is not pinned here: MuJoCo does not carry objects by friction on a teleported hand). It passes if
    every object rose at least half the lift height (MultiGrasp's success: all objects lifted).
 
 The wrist's own hinge limits are lifted for these checks (the pose is pinned); whether the
@@ -43,6 +44,7 @@ class ValidationResult:
     lift_rise: dict[str, float] = field(default_factory=dict)  # object -> rise after the lift, m
     lift_height: float = 0.1
     wrist_reachable: bool = True
+    depth: float = 0.0  # deepest hand-object penetration MuJoCo finds at the proposal's pose, m
 
     @property
     def gravity_passed(self) -> dict[str, bool]:
@@ -63,6 +65,7 @@ class ValidationResult:
             parts.append(f"{o}: gravity {6 - len(failed)}/6" + (f" (lost {','.join(failed)})" if failed else ""))
         rises = ", ".join(f"{o} {100 * r:.1f} cm" for o, r in self.lift_rise.items())
         parts.append(f"lift {'ok' if self.lift_passed else 'FAILED'} ({rises} of {100 * self.lift_height:.0f} cm)")
+        parts.append(f"MuJoCo penetration {1000 * self.depth:.1f} mm")
         if not self.wrist_reachable:
             parts.append("wrist angles outside the wrist's limits")
         return "; ".join(parts)
@@ -129,18 +132,19 @@ class GraspValidator:
         mujoco.mj_forward(m, d)
         return wrist
 
-    def _run(self, wrist: np.ndarray, seconds: float, lift: tuple[float, float] | None = None) -> None:
-        """Step ``seconds`` with the wrist pinned (optionally rising linearly ``lift = (h0, h1)``)."""
+    def _run(self, wrist: np.ndarray, seconds: float, lift: tuple[float, float] | None = None,
+             pin: bool = True) -> None:
+        """Step ``seconds`` with the wrist commanded to ``wrist`` (optionally rising linearly
+        ``lift = (h0, h1)``); ``pin``: also reset the wrist joints to the command every step."""
         m, d, sm = self.model, self.data, self.sm
         n = max(1, int(round(seconds / m.opt.timestep)))
-        vz = 0.0 if lift is None else (lift[1] - lift[0]) / (n * m.opt.timestep)
         for i in range(n):
             w = wrist.copy()
             if lift is not None:
                 w[2] += lift[0] + (lift[1] - lift[0]) * i / n
-            d.qpos[sm.qpos_adr[:6]] = w
-            # The pinned wrist moves at the planned velocity, so contacts (friction) see the hand moving.
-            d.qvel[sm.dof_adr[:6]] = (0.0, 0.0, vz, 0.0, 0.0, 0.0)
+            if pin:
+                d.qpos[sm.qpos_adr[:6]] = w
+                d.qvel[sm.dof_adr[:6]] = 0.0
             d.ctrl[sm.actuator_ids[:6]] = w
             mujoco.mj_step(m, d)
 
@@ -157,6 +161,20 @@ class GraspValidator:
                 out.add(body_to_obj[b1])
         return out
 
+    def penetration_depth(self, p: Proposal) -> float:
+        """Deepest hand-object penetration at the proposal's pose (before any physics step), as
+        MuJoCo's collision detection measures it, m (0 when nothing overlaps)."""
+        m, d, sm = self.model, self.data, self.sm
+        self._reset(p, p.joint_positions)
+        objects = set(self._obj_body.values())
+        deepest = 0.0
+        for i in range(d.ncon):
+            c = d.contact[i]
+            b1, b2 = int(m.geom_bodyid[c.geom[0]]), int(m.geom_bodyid[c.geom[1]])
+            if (sm.hand_body_mask[b1] and b2 in objects) or (sm.hand_body_mask[b2] and b1 in objects):
+                deepest = max(deepest, -float(c.dist))
+        return deepest
+
     def _obj_pos(self) -> dict[str, np.ndarray]:
         return {o: self.data.xpos[b].copy() for o, b in self._obj_body.items()}
 
@@ -167,7 +185,8 @@ class GraspValidator:
     # --- the checks -------------------------------------------------------------------------
     def validate(self, p: Proposal) -> ValidationResult:
         m = self.model
-        res = ValidationResult(lift_height=self.lift_height, wrist_reachable=p.wrist_reachable)
+        res = ValidationResult(lift_height=self.lift_height, wrist_reachable=p.wrist_reachable,
+                               depth=self.penetration_depth(p))
         push = self.pushed_joints(p, self.push_depth)
         res.gravity = {o.id: {} for o in self.objects}
         try:
@@ -189,10 +208,13 @@ class GraspValidator:
         wrist = self._reset(p, squeeze)
         self._run(wrist, self.settle_time)
         start = self._obj_pos()
-        self._run(wrist, self.lift_time, (0.0, self.lift_height))
+        # The lift is driven by the wrist's servos, as the executor lifts: a wrist teleported up
+        # step by step does not carry objects by friction in MuJoCo (grasps that hold under the
+        # servo-driven lift were lost), so only the static checks pin it.
+        self._run(wrist, self.lift_time, (0.0, self.lift_height), pin=False)
         wrist_up = wrist.copy()
         wrist_up[2] += self.lift_height
-        self._run(wrist_up, self.hold_time)
+        self._run(wrist_up, self.hold_time, pin=False)
         end = self._obj_pos()
         res.lift_rise = {o: float(end[o][2] - start[o][2]) for o in start}
         return res
