@@ -15,7 +15,9 @@ For a batch of hand configurations ``q`` (``HandModel``), contact candidate indi
   + sum_s relu(z_table - s_z + r_s)`` over the hand's penetration spheres ``(s, r_s)``
   (``HandModel.penetration_spheres``; with ``penetration: surface``, MultiGrasp's surface
   points with ``r_s = 0``) and self-penetration keypoint spheres ``(k, r)`` (m);
-- joint limits: ``J = sum_i relu(theta_i - hi_i) + relu(lo_i - theta_i)`` (rad).
+- joint limits: ``J = sum_i relu(theta_i - hi_i) + relu(lo_i - theta_i)`` plus the same hinge on
+  the hand's joint couplings (``HandModel.joint_violation``: the Shadow Hand's tendon-coupled
+  distal joints), rad.
 
 ``E = w_fc sum_j FC_j + w_dis D + w_pen P + w_joint J`` (weights from ``EnergyConfig``).
 There is no object-object term (as in MultiGrasp: objects are fixed).
@@ -129,9 +131,7 @@ class GraspEnergy:
             depth = torch.maximum(depth, below.max(1).values)
         else:
             pen_table = torch.zeros(B, dtype=q.dtype, device=q.device)
-        theta = q[:, 9:]
-        lo, hi = hand.joint_lower.to(q), hand.joint_upper.to(q)
-        joint = (torch.relu(theta - hi) + torch.relu(lo - theta)).sum(1)
+        joint = hand.joint_violation(q[:, 9:])
         return EnergyTerms(
             force_closure=fc.sum(1), contact_distance=dis.sum((1, 2)), penetration=pen_obj + pen_self + pen_table,
             joint_limits=joint, fc_per_object=fc, contact_distance_per_object=dis.mean(2), pen_object=pen_obj,

@@ -361,6 +361,7 @@ class HandModel:
             hi.append(float(m.jnt_range[jid, 1]) if limited else math.pi)
         self.joint_lower = torch.tensor(lo, dtype=dtype)
         self.joint_upper = torch.tensor(hi, dtype=dtype)
+        self._read_couplings(m)
         self.open_posture = torch.tensor(np.concatenate([hand.finger_open_posture(), np.zeros(len(passive))]),
                                          dtype=dtype).clamp(self.joint_lower, self.joint_upper)
         self._eye = torch.eye(3, dtype=dtype)
@@ -373,6 +374,43 @@ class HandModel:
         self._body_pos = torch.tensor(np.array([b.pos for b in bodies]), dtype=dtype)
         self._body_rot = torch.tensor(np.array([b.rot for b in bodies]), dtype=dtype)
         self._build_geometry(contact_density, surface_density, patch_size, palmar_cos, palm_contacts)
+
+    def _read_couplings(self, m: mujoco.MjModel) -> None:
+        """Joint couplings from the model's limited fixed tendons over two or more hand joints
+        (the Shadow Hand's distal joints follow the middle ones this way): ``coupling_rows`` (T, J)
+        and bounds ``coupling_lower``/``coupling_upper`` (T,), each row divided by its largest
+        coefficient so a violation reads in rad."""
+        rows, lo, hi = [], [], []
+        for t in range(m.ntendon):
+            if not m.tendon_limited[t]:
+                continue
+            adr, num = int(m.tendon_adr[t]), int(m.tendon_num[t])
+            row = np.zeros(len(self.joint_names))
+            for w in range(adr, adr + num):
+                name = m.joint(int(m.wrap_objid[w])).name if m.wrap_type[w] == mujoco.mjtWrap.mjWRAP_JOINT else ""
+                name = name[len(HAND_PREFIX):] if name.startswith(HAND_PREFIX) else None
+                if name not in self.joint_names:
+                    row[:] = 0.0  # a spatial tendon or one over joints outside the hand: not a coupling
+                    break
+                row[self.joint_names.index(name)] += float(m.wrap_prm[w])
+            if np.count_nonzero(row) < 2:
+                continue
+            scale = float(np.abs(row).max())
+            rows.append(row / scale)
+            lo.append(float(m.tendon_range[t, 0]) / scale)
+            hi.append(float(m.tendon_range[t, 1]) / scale)
+        J = len(self.joint_names)
+        self.coupling_rows = torch.tensor(np.array(rows).reshape(-1, J), dtype=self.dtype)
+        self.coupling_lower = torch.tensor(lo, dtype=self.dtype)
+        self.coupling_upper = torch.tensor(hi, dtype=self.dtype)
+
+    def joint_violation(self, theta: torch.Tensor) -> torch.Tensor:
+        """(B,) summed violation of the joint limits and the joint couplings, rad."""
+        v = (torch.relu(theta - self.joint_upper) + torch.relu(self.joint_lower - theta)).sum(-1)
+        if len(self.coupling_rows):
+            c = theta @ self.coupling_rows.T
+            v = v + (torch.relu(c - self.coupling_upper) + torch.relu(self.coupling_lower - c)).sum(-1)
+        return v
 
     # --- device ----------------------------------------------------------------------------
     @property

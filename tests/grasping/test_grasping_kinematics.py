@@ -91,3 +91,29 @@ def test_unknown_hand_is_a_clear_error():
 
     with pytest.raises((HandError, HandModelError), match="no_such_hand"):
         HandModel("no_such_hand")
+
+
+def test_joint_couplings_read_from_the_tendons_match_mujoco(hand):
+    """The joint-limit energy includes the hand's tendon couplings (the Shadow Hand's distal joints
+    follow its middle ones); its violation is MuJoCo's tendon-range violation, in rad."""
+    sm = hand.scene_model
+    m, d = sm.model, mujoco.MjData(sm.model)
+    coupled = [t for t in range(m.ntendon) if m.tendon_limited[t] and m.tendon_num[t] >= 2]
+    assert len(hand.coupling_rows) == len(coupled)  # 12 on the Shadow Hand, none on the dexsafe hand
+    rng = np.random.default_rng(3)
+    wants = []
+    for _ in range(10):
+        _, _, theta, _ = _random_config(hand, rng)
+        d.qpos[sm.qpos_adr[6:]] = theta[:hand.num_commanded]
+        d.qpos[sm.passive_qpos_adr] = theta[hand.num_commanded:]
+        mujoco.mj_forward(m, d)
+        want = 0.0
+        for t in coupled:
+            adr = m.tendon_adr[t]
+            scale = np.abs(m.wrap_prm[adr:adr + m.tendon_num[t]]).max()
+            lo, hi = m.tendon_range[t]
+            want += (max(d.ten_length[t] - hi, 0.0) + max(lo - d.ten_length[t], 0.0)) / scale
+        got = float(hand.joint_violation(torch.tensor(theta)[None])[0])
+        assert got == pytest.approx(want, abs=1e-9)
+        wants.append(want)
+    assert (max(wants) > 0.1) == bool(coupled)  # random joints break the Shadow Hand's couplings
