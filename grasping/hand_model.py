@@ -412,6 +412,21 @@ class HandModel:
             v = v + (torch.relu(c - self.coupling_upper) + torch.relu(self.coupling_lower - c)).sum(-1)
         return v
 
+    def satisfy_couplings(self, theta: torch.Tensor, steps: int = 100) -> torch.Tensor:
+        """``theta`` (B, J) moved by subgradient steps on ``joint_violation`` until the joint limits
+        and couplings hold (to 1e-4 rad); unchanged for hands without couplings. For initial states."""
+        if not len(self.coupling_rows):
+            return theta
+        th = theta.detach().clone()
+        for i in range(steps):
+            th.requires_grad_(True)
+            v = self.joint_violation(th)
+            if float(v.detach().max()) < 1e-4:
+                break
+            (g,) = torch.autograd.grad(v.sum(), th)
+            th = (th - 0.2 * 0.97 ** i * g).detach()
+        return th.detach()
+
     # --- device ----------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
@@ -541,8 +556,9 @@ class HandModel:
     def palmar_direction(self, body: int, points: np.ndarray) -> np.ndarray | None:
         """Unit directions (body frame) in which ``points`` of ``body`` move when the hand closes.
 
-        The closing joint is the body's own or nearest ancestor's hinge with a one-sided range
-        (flexion: the range lies mostly on one side of zero; its sign is the closing direction).
+        The closing joint is the body's own or nearest ancestor's hinge that closes the hand: a
+        commanded joint with ``closing`` +1/-1 in the hand description (its sign), or a passive
+        joint whose range lies mostly on one side of zero (that side).
         A point ``x`` moves along ``s * a x (x - c)`` (axis ``a``, anchor ``c``). Returns ``None``
         where no such joint exists (the palm, abduction-only links).
         """
@@ -553,10 +569,15 @@ class HandModel:
             for j in reversed(b.joints):
                 if j.kind != mujoco.mjtJoint.mjJNT_HINGE:
                     continue
-                lo, hi = float(self.joint_lower[j.var]), float(self.joint_upper[j.var])
-                if abs(hi + lo) < 0.25 * (hi - lo):
-                    continue  # symmetric range: abduction, not closing
-                s = 1.0 if hi + lo > 0 else -1.0
+                if j.var < self.num_commanded:  # the description says which way each joint closes
+                    s = self.description.joints[j.var].closing
+                    if s == 0.0:
+                        continue  # abduction, rotation, wrist: not closing
+                else:  # passive joints (coupled distal joints): the side of zero their range lies on
+                    lo, hi = float(self.joint_lower[j.var]), float(self.joint_upper[j.var])
+                    if abs(hi + lo) < 0.25 * (hi - lo):
+                        continue
+                    s = 1.0 if hi + lo > 0 else -1.0
                 xs = points @ R.T + p  # points in body i's frame
                 v = s * np.cross(j.axis, xs - j.anchor)
                 v = v @ R  # back to the original body's frame

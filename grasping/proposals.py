@@ -206,7 +206,7 @@ class GraspProposer:
         lo, hi = hand.joint_lower, hand.joint_upper
         frac = cfg.joint_fraction_min + torch.rand(B, hand.num_joints, generator=gen, dtype=dt) * (
             cfg.joint_fraction - cfg.joint_fraction_min)
-        theta = lo + frac * (hi - lo)
+        theta = hand.satisfy_couplings(lo + frac * (hi - lo))
         q = torch.cat([torch.zeros(B, 3, dtype=dt), r6, theta], 1)
         # Palm centre in world for t = 0, then shift so it sits above the objects.
         palm = hand.body_names.index(hand.description.palm_body)

@@ -117,3 +117,36 @@ def test_joint_couplings_read_from_the_tendons_match_mujoco(hand):
         assert got == pytest.approx(want, abs=1e-9)
         wants.append(want)
     assert (max(wants) > 0.1) == bool(coupled)  # random joints break the Shadow Hand's couplings
+
+
+def test_initial_joints_satisfy_the_couplings(hand):
+    gen = torch.Generator().manual_seed(0)
+    theta = hand.joint_lower + torch.rand(32, hand.num_joints, generator=gen, dtype=hand.dtype) * (
+        hand.joint_upper - hand.joint_lower)
+    fixed = hand.satisfy_couplings(theta)
+    assert float(hand.joint_violation(fixed).max()) < 1e-4
+    if not len(hand.coupling_rows):
+        assert torch.equal(fixed, theta)
+
+
+def test_contact_patches_sit_only_on_links_a_closing_joint_moves(hand):
+    """Links moved only by joints the hand description marks ``closing: 0`` (wrist, abduction,
+    thumb rotation) cannot press on an object, so they get no contact patches (the range-based
+    guess this replaced put patches on the Shadow Hand's wrist and little-finger metacarpal)."""
+    closing = {j.name: j.closing for j in hand.description.joints}
+    palm = hand.body_names.index(hand.description.palm_body)
+
+    def pressed(b: int) -> bool:
+        while b > 0 and b != palm:
+            for j in hand.bodies[b].joints:
+                name = hand.joint_names[j.var]
+                if closing.get(name, 1.0) != 0.0:
+                    return True
+            b = hand.bodies[b].parent
+        return b == palm  # palm patches (palm_contacts) are the palm's own
+
+    bodies = set(hand.cand_body.tolist())
+    assert bodies and all(pressed(b) for b in bodies), [hand.body_names[b] for b in bodies if not pressed(b)]
+    never = {"dexsafe_hand": {"thumb_rotation", "thumb_abduction"},
+             "shadow_hand": {"robot0:wrist", "robot0:lfmetacarpal"}}[hand.description.name]
+    assert not never & {hand.body_names[b] for b in bodies}
