@@ -59,7 +59,7 @@ from dexsafe.sim.scene_spec import SceneSpec
 
 MIN_GEOM_SIZE = 0.002  # m; collision geoms smaller than this (placeholders) are ignored
 BOX_EDGE_RADIUS = 0.008  # m: small spheres along box edges: an edge reads at most rho (sqrt 2 - 1) = 3.3 mm shallow,
-                         # a corner 5.9 mm (4 mm spheres: 2.5x the spheres on the dexsafe palm, steps 2.5x slower)
+                         # a corner 5.9 mm (4 mm spheres: 3.7x the spheres on the dexsafe hand, steps 4x slower)
 PEN_SPHERE_SPACING = 0.5  # penetration spheres at most this many radii apart: the swept surface dips at most
                           # r (1 - sqrt(1 - 0.5^2 / 4)) = 0.03 r between two (0.3 mm on a 1 cm finger)
 G = mujoco.mjtGeom
@@ -235,7 +235,7 @@ def _keypoints(kind: int, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _penetration_spheres(kind: int, size: np.ndarray, spacing: float = PEN_SPHERE_SPACING
                          ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Spheres whose union is the geom (boxes: with edges rounded by the half-thickness), centres
+    """Spheres whose union is the geom (box edges rounded by at most ``BOX_EDGE_RADIUS``), centres
     in the geom frame and radii, m; ``None`` for meshes."""
     if kind == G.mjGEOM_SPHERE:
         return np.zeros((1, 3)), np.array([size[0]])
