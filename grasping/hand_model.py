@@ -233,17 +233,46 @@ def _keypoints(kind: int, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((0, 3)), np.zeros(0)
 
 
+def _axis_spheres(r: float, h: float, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Spheres of radius ``r`` along the z axis over ``[-h, h]``, at most ``spacing * r`` apart."""
+    k = int(math.ceil(2 * h / (spacing * r))) + 1
+    z = np.linspace(-h, h, k)
+    return np.stack([np.zeros(k), np.zeros(k), z], 1), np.full(k, r)
+
+
 def _penetration_spheres(kind: int, size: np.ndarray, spacing: float = PEN_SPHERE_SPACING
                          ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Spheres whose union is the geom (box edges rounded by at most ``BOX_EDGE_RADIUS``), centres
-    in the geom frame and radii, m; ``None`` for meshes."""
+    """Spheres whose union lies inside the geom and covers it (box and cylinder edges rounded by at
+    most ``BOX_EDGE_RADIUS``), centres in the geom frame and radii, m; ``None`` for meshes."""
     if kind == G.mjGEOM_SPHERE:
         return np.zeros((1, 3)), np.array([size[0]])
-    if kind in (G.mjGEOM_CAPSULE, G.mjGEOM_CYLINDER):
+    if kind == G.mjGEOM_CAPSULE:
         r, h = size[0], size[1]
-        k = int(math.ceil(2 * h / (spacing * r))) + 1
-        z = np.linspace(-h, h, k)
-        return np.stack([np.zeros(k), np.zeros(k), z], 1), np.full(k, r)
+        return _axis_spheres(r, h, spacing)
+    if kind == G.mjGEOM_CYLINDER:
+        # Axis spheres of radius r only where they stay inside (|z| <= h - r); the flat ends and
+        # their rims get small spheres (radius rho) on the cylinder shrunk by rho.
+        r, h = size[0], size[1]
+        rho = min(r, h, BOX_EDGE_RADIUS)
+        centres, radii = [], []
+        if h >= r:
+            c, rr = _axis_spheres(r, h - r, spacing)
+            centres.append(c)
+            radii.append(rr)
+        z_side = max(h - r, 0.0)  # the side below this |z| is covered by the axis spheres
+        for sgn in (1.0, -1.0):
+            n_rad = int(math.ceil((r - rho) / rho)) + 1
+            for rad in np.linspace(0.0, r - rho, n_rad):  # the end disc, ring by ring
+                k = max(1, int(math.ceil(2 * math.pi * rad / rho)))
+                a = np.linspace(0, 2 * math.pi, k, endpoint=False)
+                centres.append(np.stack([rad * np.cos(a), rad * np.sin(a), np.full(k, sgn * (h - rho))], 1))
+            n_z = int(math.ceil(max(h - rho - z_side, 0.0) / rho)) + 1
+            k = max(3, int(math.ceil(2 * math.pi * (r - rho) / rho)))
+            a = np.linspace(0, 2 * math.pi, k, endpoint=False)
+            for z in np.linspace(z_side, h - rho, n_z):  # the side near this end
+                centres.append(np.stack([(r - rho) * np.cos(a), (r - rho) * np.sin(a), np.full(k, sgn * z)], 1))
+        small = np.concatenate(centres[len(radii):])
+        return np.concatenate(centres[:len(radii)] + [small]), np.concatenate(radii + [np.full(len(small), rho)])
     if kind == G.mjGEOM_BOX:
         h, r, u, v = _box_mid_plane(size)
         grids = []

@@ -148,32 +148,28 @@ class GraspValidator:
             d.ctrl[sm.actuator_ids[:6]] = w
             mujoco.mj_step(m, d)
 
-    def _touching(self) -> set[str]:
+    def _hand_object_contacts(self) -> list[tuple[str, float]]:
+        """(object id, signed distance m) of each current hand-object contact."""
         m, d, sm = self.model, self.data, self.sm
-        out = set()
         body_to_obj = {b: o for o, b in self._obj_body.items()}
+        out = []
         for i in range(d.ncon):
             c = d.contact[i]
             b1, b2 = int(m.geom_bodyid[c.geom[0]]), int(m.geom_bodyid[c.geom[1]])
             if sm.hand_body_mask[b1] and b2 in body_to_obj:
-                out.add(body_to_obj[b2])
+                out.append((body_to_obj[b2], float(c.dist)))
             elif sm.hand_body_mask[b2] and b1 in body_to_obj:
-                out.add(body_to_obj[b1])
+                out.append((body_to_obj[b1], float(c.dist)))
         return out
+
+    def _touching(self) -> set[str]:
+        return {o for o, _ in self._hand_object_contacts()}
 
     def penetration_depth(self, p: Proposal) -> float:
         """Deepest hand-object penetration at the proposal's pose (before any physics step), as
         MuJoCo's collision detection measures it, m (0 when nothing overlaps)."""
-        m, d, sm = self.model, self.data, self.sm
         self._reset(p, p.joint_positions)
-        objects = set(self._obj_body.values())
-        deepest = 0.0
-        for i in range(d.ncon):
-            c = d.contact[i]
-            b1, b2 = int(m.geom_bodyid[c.geom[0]]), int(m.geom_bodyid[c.geom[1]])
-            if (sm.hand_body_mask[b1] and b2 in objects) or (sm.hand_body_mask[b2] and b1 in objects):
-                deepest = max(deepest, -float(c.dist))
-        return deepest
+        return max([0.0] + [-dist for _, dist in self._hand_object_contacts()])
 
     def _obj_pos(self) -> dict[str, np.ndarray]:
         return {o: self.data.xpos[b].copy() for o, b in self._obj_body.items()}

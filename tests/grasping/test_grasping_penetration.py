@@ -89,3 +89,42 @@ def test_spheres_sweep_every_collision_geom():
             centre.tolist()))], None).objects[0]
         got = float(torch.relu(r[i] - placed.query(c[i][None, None])[0]).max())
         assert got == pytest.approx(want, abs=1e-6)
+
+
+def _geom_sdf(kind: int, size: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Exact signed distance of points ``p`` (N, 3) to a geom in its own frame, m."""
+    import mujoco
+
+    G = mujoco.mjtGeom
+    if kind == G.mjGEOM_SPHERE:
+        return np.linalg.norm(p, axis=1) - size[0]
+    if kind == G.mjGEOM_CAPSULE:
+        c = np.zeros_like(p)
+        c[:, 2] = np.clip(p[:, 2], -size[1], size[1])
+        return np.linalg.norm(p - c, axis=1) - size[0]
+    if kind == G.mjGEOM_CYLINDER:
+        d = np.stack([np.linalg.norm(p[:, :2], axis=1) - size[0], np.abs(p[:, 2]) - size[1]], 1)
+        return np.minimum(d.max(1), 0) + np.linalg.norm(np.maximum(d, 0), axis=1)
+    q = np.abs(p) - size[:3]
+    return np.minimum(q.max(1), 0) + np.linalg.norm(np.maximum(q, 0), axis=1)
+
+
+@pytest.mark.parametrize("kind, size", [
+    ("sphere", (0.012, 0, 0)), ("capsule", (0.01, 0.03, 0)), ("box", (0.0204, 0.056, 0.055)),
+    ("box", (0.01, 0.012, 0.03)), ("cylinder", (0.01, 0.03, 0)), ("cylinder", (0.03, 0.01, 0)),
+])
+def test_penetration_spheres_stay_inside_and_cover_each_geom_kind(kind, size):
+    """Every sphere lies inside its geom (a sphere poking out reads depth where the link only
+    touches) and the geom's surface is within the stated rounding of some sphere."""
+    import mujoco
+
+    from dexsafe.grasping import hand_model as hm
+
+    k = getattr(mujoco.mjtGeom, f"mjGEOM_{kind.upper()}")
+    size = np.asarray(size, float)
+    centres, radii = hm._penetration_spheres(k, size)
+    assert np.all(_geom_sdf(k, size, centres) <= -radii + 1e-9)
+    pts, _ = hm._sample_geom(k, size, 4000, None)
+    gap = (np.linalg.norm(pts[:, None] - centres[None], axis=-1) - radii[None]).min(1)  # > 0: uncovered
+    rounding = hm.BOX_EDGE_RADIUS * (3 ** 0.5 - 1) if kind in ("box", "cylinder") else 0.035 * size[0]
+    assert gap.max() <= rounding + 1e-9, gap.max()
