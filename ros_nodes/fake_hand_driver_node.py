@@ -37,7 +37,7 @@ from std_msgs.msg import Float64MultiArray
 from dexsafe.core.joint_mapping import JointMapping, MappingError
 from dexsafe.core.paths import config_path
 from dexsafe.ros_nodes.hardware_adapter_node import _ALLEGRO_ORDER
-from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, spin_node
+from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, own_group, spin_node
 
 PARAMS = [
     ParamSpec("hardware_config", "", "hardware_adapter config (under config/ or a path) whose driver side this "
@@ -88,11 +88,13 @@ class FakeHandDriverNode(Node):
         self.pub = self.create_publisher(JointState, hw.get("state_topic", self.p["state_topic"]), reliable)
         if command_type == "joint_state":
             self.create_subscription(JointState, command_topic,
-                                     lambda m: self._command(dict(zip(m.name, m.position))), reliable)
+                                     lambda m: self._command(dict(zip(m.name, m.position))), reliable,
+                                     callback_group=own_group())
         else:
             self.create_subscription(Float64MultiArray, command_topic,
                                      lambda m: self._command(dict(zip(self.names, m.data))
-                                                             if len(m.data) == len(self.names) else None), reliable)
+                                                             if len(m.data) == len(self.names) else None), reliable,
+                                     callback_group=own_group())
 
         if self.p["plant"] == "lag":
             self.q = np.array(self.p["initial"], dtype=float)
@@ -115,15 +117,17 @@ class FakeHandDriverNode(Node):
             self._hold: dict[str, float] | None = None  # the sim's posture when the first command came
             self._new_command = False
             self.pub_sim = self.create_publisher(Float64MultiArray, self.p["sim_command_topic"], reliable)
-            self.create_subscription(JointState, self.p["sim_state_topic"], self._on_sim_state, reliable)
+            self.create_subscription(JointState, self.p["sim_state_topic"], self._on_sim_state, reliable,
+                                     callback_group=own_group())
             self.pub_arm = None
             if self.arm_joints:
                 arm_states = hw.get("arm_state_topic") or "/arm_controller/joint_states"
                 arm_commands = hw.get("arm_command_topic") or "/arm_controller/commands"
                 self.pub_arm = self.create_publisher(JointState, arm_states, reliable)
-                self.create_subscription(Float64MultiArray, arm_commands, self._on_arm_command, reliable)
+                self.create_subscription(Float64MultiArray, arm_commands, self._on_arm_command, reliable,
+                                         callback_group=own_group())
         self._last = time.monotonic()
-        self.create_timer(1.0 / self.p["rate"], self._tick)
+        self.create_timer(1.0 / self.p["rate"], self._tick, callback_group=own_group())
 
     # --- commands in -------------------------------------------------------------------------
     def _command(self, values: dict[str, float] | None) -> None:

@@ -33,7 +33,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from dexsafe.core.joint_mapping import JointMapping, MappingError
-from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, spin_node
+from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, own_group, spin_node
 
 _ALLEGRO_ORDER = [f"ah_joint{f}{j}" for f in (1, 2, 3, 0) for j in range(4)]
 _HAND_ORDER = [f"{f}_{j}_joint" for f in ("index", "middle", "ring") for j in ("knuckle", "proximal", "middle",
@@ -94,15 +94,19 @@ class HardwareAdapterNode(Node):
         self._fixed = {j: float(v) for j, v in zip(WRIST_JOINTS, self.p["fixed_wrist"]) if j in fixed}
         self.forwarded = self.dropped_stale = 0
         reliable = QoSProfile(depth=10)
+        latest = QoSProfile(depth=1)  # inputs where only the newest message counts: no backlog to work through
         msg_type = Float64MultiArray if self.p["command_type"] == "float64_multi_array" else JointState
         self.pub_driver = self.create_publisher(msg_type, self.p["command_topic"], reliable)
         self.pub_states = self.create_publisher(JointState, "/joint_states", reliable)
-        self.create_subscription(Float64MultiArray, self.p["input_topic"], self._on_command, reliable)
-        self.create_subscription(JointState, self.p["state_topic"], self._on_driver_state, reliable)
+        self.create_subscription(Float64MultiArray, self.p["input_topic"], self._on_command, latest,
+                                 callback_group=own_group())
+        self.create_subscription(JointState, self.p["state_topic"], self._on_driver_state, latest,
+                                 callback_group=own_group())
         self.pub_arm = None
         if self.arm_joints:
             self.pub_arm = self.create_publisher(Float64MultiArray, self.p["arm_command_topic"], reliable)
-            self.create_subscription(JointState, self.p["arm_state_topic"], self._on_arm_state, reliable)
+            self.create_subscription(JointState, self.p["arm_state_topic"], self._on_arm_state, latest,
+                                     callback_group=own_group())
 
     def _now(self) -> float:
         return self._steady.now().nanoseconds * 1e-9

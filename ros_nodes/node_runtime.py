@@ -15,6 +15,7 @@ from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
@@ -42,6 +43,17 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
         elif isinstance(spec.default, float):
             desc.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi), step=0.0)]
     return desc
+
+
+def own_group() -> MutuallyExclusiveCallbackGroup:
+    """A callback group for one input stream or timer alone.
+
+    Callbacks of one topic still run one at a time and in order, but a busy topic cannot
+    starve another: rclpy's multi-threaded executor offers a shared mutually exclusive
+    group's ready entities in creation order, so under load the later subscriptions of a
+    node's default group stop running (seen: the hardware adapter's arm states went unread
+    for 27 s while commands and hand states kept arriving, and it stopped the arm)."""
+    return MutuallyExclusiveCallbackGroup()
 
 
 def declare_parameters(node: Node, specs: Sequence[ParamSpec]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from dexsafe.msg import SceneObjects
-from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, spin_node
+from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, own_group, spin_node
 
 PARAMS = [
     ParamSpec("checkpoint", "", "policy checkpoint (checkpoint.pt or its run folder) from dexsafe train"),
@@ -49,8 +49,11 @@ class SafeControllerNode(LifecycleNode):
         self._targets: np.ndarray | None = None
         self.ticks = 0
         reliable = QoSProfile(depth=10)
-        self.create_subscription(JointState, "/joint_states", self._on_joints, reliable)
-        self.create_subscription(SceneObjects, "/dexsafe/objects", self._on_objects, reliable)
+        self.create_subscription(JointState, "/joint_states", self._on_joints, reliable, callback_group=own_group())
+        self.create_subscription(SceneObjects, "/dexsafe/objects", self._on_objects, reliable,
+                                 callback_group=own_group())
+        # The goal and the tick stay in the default group, exclusive with the lifecycle transitions that
+        # build and drop the policy mirror they use; the state inputs only store, under the lock.
         self.create_subscription(Point, "~/goal", self._on_goal, reliable)
 
     # --- lifecycle ----------------------------------------------------------------------------

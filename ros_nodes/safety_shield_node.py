@@ -32,7 +32,7 @@ from std_srvs.srv import SetBool
 from dexsafe.msg import HandContacts
 from dexsafe.policies.shield import JointState as ShieldJointState
 from dexsafe.policies.shield import SafetyShield, ShieldLimits
-from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, spin_node
+from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, own_group, spin_node
 
 MAX_CALLBACK_DELAY = 1.0
 """s: a middleware receive time further back than this (or in the future) is not trusted (clock
@@ -72,15 +72,20 @@ class SafetyShieldNode(Node):
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
 
         reliable = QoSProfile(depth=10)
+        latest = QoSProfile(depth=1)  # inputs where only the newest message counts: no backlog to work through
         self.pub_command = self.create_publisher(Float64MultiArray, self.p["output_topic"], reliable)
         self.pub_cost = self.create_publisher(Float64, "/dexsafe/cost", reliable)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
-        self.create_subscription(Float64MultiArray, self.p["input_topic"], self._on_command, reliable)
-        self.create_subscription(JointState, "/joint_states", self._on_joint_state, reliable)
-        self.create_subscription(HandContacts, "/dexsafe/contacts", self._on_contacts, reliable)
-        self.create_subscription(Bool, "/dexsafe/estop", lambda m: self.set_estop(bool(m.data)), reliable)
-        self.create_service(SetBool, "~/estop", self._on_estop_srv)
-        self.create_timer(1.0 / self.p["control_rate"], self._tick, clock=self._steady)
+        self.create_subscription(Float64MultiArray, self.p["input_topic"], self._on_command, latest,
+                                 callback_group=own_group())
+        self.create_subscription(JointState, "/joint_states", self._on_joint_state, latest,
+                                 callback_group=own_group())
+        self.create_subscription(HandContacts, "/dexsafe/contacts", self._on_contacts, latest,
+                                 callback_group=own_group())
+        self.create_subscription(Bool, "/dexsafe/estop", lambda m: self.set_estop(bool(m.data)), reliable,
+                                 callback_group=own_group())
+        self.create_service(SetBool, "~/estop", self._on_estop_srv, callback_group=own_group())
+        self.create_timer(1.0 / self.p["control_rate"], self._tick, clock=self._steady, callback_group=own_group())
         self.get_logger().info(f"shielding {len(self.joint_names)} joints at {self.p['control_rate']} Hz: "
                                f"{self.p['input_topic']} -> {self.pub_command.topic_name}")
 

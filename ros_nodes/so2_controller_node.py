@@ -36,7 +36,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 
 from dexsafe.msg import SceneObjects
-from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, spin_node
+from dexsafe.ros_nodes.node_runtime import ParamSpec, declare_parameters, own_group, spin_node
 
 PARAMS = [
     ParamSpec("checkpoint", "", "offline/finetuned checkpoint (dexsafe offline ...); required"),
@@ -128,11 +128,13 @@ class SO2ControllerNode(Node):
 
         reliable = QoSProfile(depth=10)
         self.pub_command = self.create_publisher(Float64MultiArray, self.p["command_topic"], reliable)
-        self.create_subscription(JointState, "/joint_states", self._on_joint_state, reliable)
-        self.create_subscription(SceneObjects, "/dexsafe/objects", self._on_objects, reliable)
-        self.create_subscription(Float64, "/dexsafe/cost", self._on_cost, reliable)
+        self.create_subscription(JointState, "/joint_states", self._on_joint_state, reliable,
+                                 callback_group=own_group())
+        self.create_subscription(SceneObjects, "/dexsafe/objects", self._on_objects, reliable,
+                                 callback_group=own_group())
+        self.create_subscription(Float64, "/dexsafe/cost", self._on_cost, reliable, callback_group=own_group())
         rate = self.p["control_rate"] or 1.0 / self.env.control_dt
-        self.create_timer(1.0 / rate, self._tick, clock=self._steady)
+        self.create_timer(1.0 / rate, self._tick, clock=self._steady, callback_group=own_group())
         self.get_logger().info(
             f"{self.meta.get('method') or self.meta['algorithm']} policy on {self.p['task']} at {rate:g} Hz -> "
             f"{self.p['command_topic']}; online finetuning {'on' if self._learner else 'off'}")

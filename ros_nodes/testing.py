@@ -9,10 +9,11 @@ per-run ``ROS_DOMAIN_ID``; ``ensure_local_discovery()`` sets both if unset.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import rclpy
@@ -125,3 +126,41 @@ class RosHarness:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def publishing(publisher, msg, period: float) -> Iterator[None]:
+    """Publish ``msg`` on ``publisher`` every ``period`` s from a background thread while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            publisher.publish(msg)
+            time.sleep(period)
+
+    thread = threading.Thread(target=loop, name="publishing", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+class SlowedCalls:
+    """``target`` with its method ``name`` taking ``seconds`` longer per call: a node's
+    collaborator made slow, to load one of its callbacks the way a busy machine does."""
+
+    def __init__(self, target: Any, name: str, seconds: float) -> None:
+        self._target, self._name, self._seconds = target, name, seconds
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._target, attr)
+        if attr != self._name:
+            return value
+
+        def slowed(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(self._seconds)
+            return value(*args, **kwargs)
+
+        return slowed

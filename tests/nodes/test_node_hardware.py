@@ -4,6 +4,7 @@ noise and drops; joint names, order and units mapped both ways; a silent driver 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -98,3 +99,34 @@ def test_fake_hardware_moves_the_simulated_hand_and_arm(ros, hardware_config):
         return abs(now["index_proximal_joint"] - 0.6) < 0.05 and abs(now["wrist_z"] - z) < 0.01
 
     ros.wait_for(moved, 20.0, "the simulated finger and arm to follow through adapter and fake driver")
+
+
+@pytest.mark.ros
+def test_arm_states_are_read_while_hand_states_keep_the_adapter_busy(ros):
+    """Every input of the adapter has a callback group of its own. With one shared group,
+    rclpy's multi-threaded executor offered the hand states first each time the node was free,
+    and under load the arm states were never read: the adapter withheld /joint_states and
+    stopped forwarding (the fake-hardware graph test failed that way on a loaded CI machine)."""
+    from dexsafe.ros_nodes.hardware_adapter_node import HardwareAdapterNode
+    from dexsafe.ros_nodes.testing import SlowedCalls, publishing
+
+    wrist = ["wrist_x", "wrist_y", "wrist_z", "wrist_roll", "wrist_pitch", "wrist_yaw"]
+    adapter = ros.add(HardwareAdapterNode(context=ros.context, parameter_overrides=[
+        Parameter("arm_joints", value=wrist)]))
+    adapter.mapping = SlowedCalls(adapter.mapping, "from_driver", 0.02)  # each hand state costs 20 ms
+    probe = ros.node("probe")
+    hand_pub = probe.create_publisher(JointState, "/allegro_hand/joint_states", 10)
+    arm_pub = probe.create_publisher(JointState, "/arm_controller/joint_states", 10)
+    ros.wait_for(lambda: hand_pub.get_subscription_count() and arm_pub.get_subscription_count(), 10.0,
+                 "the adapter's state subscriptions")
+    hand = JointState(name=list(adapter.mapping.driver_joints), position=[0.0] * 16)
+    arm = JointState(name=wrist, position=[0.0, 0.0, 0.5, 0.0, 0.0, 0.0])
+    ages = []
+    with publishing(hand_pub, hand, 0.005), publishing(arm_pub, arm, 0.02):  # hand states faster than served
+        time.sleep(1.0)
+        for _ in range(150):
+            last = adapter._last_arm_time
+            ages.append(math.inf if last is None else adapter._now() - last)
+            time.sleep(0.01)
+    stale = np.mean(np.array(ages) > adapter.p["state_timeout"])
+    assert stale < 0.2, f"the arm state was stale in {stale:.0%} of samples while hand states kept arriving"

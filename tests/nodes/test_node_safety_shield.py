@@ -4,6 +4,7 @@ nothing outside the limits reaches /hand_controller/commands; e-stop holds."""
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -109,3 +110,29 @@ def test_input_age_counts_from_the_middlewares_receive_time(ros, graph):
     # The live path: states from the sim carry a receive time, so their arrival is not later than now.
     ros.wait_for(lambda: shield._state is not None, 20.0, "a joint state")
     assert shield._state.stamp <= shield.now()
+
+
+def test_joint_states_are_read_while_the_tick_keeps_the_shield_busy(ros):
+    """The shield's tick and each input have callback groups of their own: with one shared
+    group a tick that is always due (here: 15 ms per tick at 100 Hz) was served first every
+    time, /joint_states went unread and the shield held on a stale state for good."""
+    from dexsafe.ros_nodes.safety_shield_node import SafetyShieldNode
+    from dexsafe.ros_nodes.testing import SlowedCalls, publishing
+
+    shield = ros.add(SafetyShieldNode(context=ros.context))
+    shield.shield = SlowedCalls(shield.shield, "filter", 0.015)
+    probe = ros.node("driver")
+    pub = probe.create_publisher(JointState, "/joint_states", 10)
+    ros.wait_for(lambda: pub.get_subscription_count() > 0, 10.0, "the shield's /joint_states subscription")
+    lo, hi = np.asarray(shield.limits.position_lower), np.asarray(shield.limits.position_upper)
+    msg = JointState(name=list(shield.joint_names), position=((lo + hi) / 2).tolist())
+    ages = []
+    with publishing(pub, msg, 0.02):
+        time.sleep(1.0)
+        for _ in range(150):
+            with shield._lock:
+                state = shield._state
+            ages.append(math.inf if state is None else shield.now() - state.stamp)
+            time.sleep(0.01)
+    stale = np.mean(np.array(ages) > shield.limits.state_timeout)
+    assert stale < 0.2, f"the joint state was stale in {stale:.0%} of samples while the tick kept the shield busy"
