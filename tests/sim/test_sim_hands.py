@@ -115,3 +115,45 @@ def test_sim_urdf_on_wrist_matches_the_composed_scene():
             mujoco.mj_kinematics(ur, du)
             for body in ("palm", "index_distal", "thumb_distal"):
                 np.testing.assert_allclose(b.data.body(HAND_PREFIX + body).xpos, du.body(body).xpos, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", HANDS)
+def test_sim_closing_joints_move_their_fingertip_towards_the_palm(name):
+    """A joint's ``closing`` sign (the executor closes along it, grasp proposals put contacts on the
+    side it presses with): a small turn that way, from the open posture, brings the fingertip it
+    moves nearer to the point in front of the palm. The Shadow thumb's THJ1/THJ0 flex with
+    negative angles; the description said +1 until this test."""
+    hand = load_hand(name)
+    sm = build_scene_model(load_scene("two_blocks"), hand)
+    m, d = sm.model, mujoco.MjData(sm.model)
+    body = {m.body(i).name.removeprefix(HAND_PREFIX): i for i in range(m.nbody)}
+    palm = body[hand.palm_body]
+    tips = [body[t] for t in hand.fingertip_bodies]
+
+    def ancestors(b: int) -> set[int]:
+        out = set()
+        while b > 0:
+            out.add(b)
+            b = int(m.body_parentid[b])
+        return out
+
+    def tip_to_palm(q: np.ndarray, tip: int) -> float:
+        d.qpos[:] = m.qpos0
+        for jid, v in zip(sm.joint_ids[6:], q):
+            d.qpos[m.jnt_qposadr[jid]] = v
+        mujoco.mj_kinematics(m, d)
+        front = d.xpos[palm] + d.xmat[palm].reshape(3, 3) @ np.asarray(hand.palm_center)
+        centre = np.mean([d.geom_xpos[g] for g in range(m.ngeom) if m.geom_bodyid[g] == tip], axis=0)
+        return float(np.linalg.norm(centre - front))
+
+    q_open = hand.finger_open_posture()
+    checked = 0
+    for k, (joint, jid) in enumerate(zip(hand.joints, sm.joint_ids[6:])):
+        if joint.closing == 0:
+            continue
+        for tip in (t for t in tips if int(m.jnt_bodyid[jid]) in ancestors(t)):
+            q = q_open.copy()
+            q[k] = np.clip(q[k] + 0.1 * joint.closing, joint.lower, joint.upper)
+            assert tip_to_palm(q, tip) < tip_to_palm(q_open, tip), f"{joint.name} closing {joint.closing:+.0f}"
+            checked += 1
+    assert checked >= len(hand.fingertip_bodies)
