@@ -29,7 +29,9 @@ def _sim_graph(ros, mission_params=()) -> tuple[MissionCommander, object]:
     ros.add(AlignerNode(context=ros.context, parameter_overrides=scene))
     mission = ros.add(MissionNode(context=ros.context, parameter_overrides=list(mission_params)))
     cmd = ros.add(MissionCommander(spin=False, context=ros.context))
-    assert cmd.wait_until_ready(20.0)
+    # Discovery within the process is usually instant; one CI run on a loaded machine still had not
+    # seen the mission's action server after 20 s, so the wait is generous.
+    assert cmd.wait_until_ready(60.0)
     ros.wait_for(lambda: mission._objects is not None, 20.0, "the object list")
     return cmd, mission
 
