@@ -66,6 +66,17 @@ class RosHarness:
         """A plain node in this context (a probe: publishers, clients, subscriptions)."""
         return self.add(Node(name, context=self.context, **kwargs))
 
+    def action_client(self, action_type: Any, name: str, node_name: str = "action_probe"):
+        """An ActionClient on a new probe node, made before that node spins: rclpy's ActionClient
+        registers with its node before its lock exists, so an executor already spinning the node
+        can call it half-built (seen in CI: the spin thread died and every future timed out)."""
+        from rclpy.action import ActionClient
+
+        node = Node(node_name, context=self.context)
+        client = ActionClient(node, action_type, name)
+        self.add(node)
+        return client
+
     def add(self, node: Node) -> Node:
         """Spin ``node`` (built with ``context=harness.context``) until close()."""
         self._nodes.append(node)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from rclpy.action import ActionClient
 from rclpy.parameter import Parameter
 
 from dexsafe.action import ExecuteGrasp
@@ -26,7 +25,7 @@ def graph(ros, request):
     ros.add(SafetyShieldNode(context=ros.context))
     policy = getattr(request, "param", "default")
     executor = ros.add(GraspExecutorNode(context=ros.context, parameter_overrides=[Parameter("policy", value=policy)]))
-    client = ActionClient(ros.node("client"), ExecuteGrasp, "/dexsafe/execute_grasp")
+    client = ros.action_client(ExecuteGrasp, "/dexsafe/execute_grasp")
     assert client.wait_for_server(timeout_sec=15.0)
     ros.wait_for(lambda: executor._q is not None and executor._objects, 20.0, "executor inputs")
     return sim, executor, client

@@ -85,8 +85,6 @@ def test_compute_plan_action_cancels_a_slow_llm(ros):
     import threading
     import time
 
-    from rclpy.action import ActionClient
-
     from dexsafe.action import ComputePlan
     from dexsafe.ros_nodes.planner_node import PlannerNode
 
@@ -100,7 +98,7 @@ def test_compute_plan_action_cancels_a_slow_llm(ros):
         ros.add(PlannerNode(context=ros.context, parameter_overrides=[
             Parameter("backend", value="openai"), Parameter("llm.base_url", value=url),
             Parameter("llm.timeout_s", value=3.0), Parameter("num_candidates", value=1)]))
-        client = ActionClient(ros.node("probe_action"), ComputePlan, "/dexsafe/compute_plan")
+        client = ros.action_client(ComputePlan, "/dexsafe/compute_plan")
         assert client.wait_for_server(timeout_sec=15.0)
         goal = ComputePlan.Goal(instruction="pick up the red block")
         handle = ros.result(client.send_goal_async(goal))

@@ -8,7 +8,7 @@ import math
 import time
 
 import pytest
-from rclpy.action import ActionClient, ActionServer, CancelResponse
+from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
@@ -132,8 +132,7 @@ def test_service_round_trip_and_clear_errors(ros):
 
 def test_action_feedback_result_and_cancel(ros):
     ros.add(EchoGraspServer(ros.context))
-    probe = ros.node("probe")
-    client = ActionClient(probe, ExecuteGrasp, "execute_grasp")
+    client = ros.action_client(ExecuteGrasp, "execute_grasp")
     assert client.wait_for_server(timeout_sec=10.0)
 
     feedback = []
