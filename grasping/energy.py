@@ -117,7 +117,7 @@ class GraspEnergy:
         pen_obj = torch.zeros(B, dtype=q.dtype, device=q.device)
         depth = torch.zeros(B, dtype=q.dtype, device=q.device)
         for obj in self.objects:
-            d = torch.relu(radius - obj.query(surf)[0])
+            d = torch.relu(radius - obj.distance(surf))
             pen_obj = pen_obj + d.sum(1)
             depth = torch.maximum(depth, d.max(1).values)
         kp = hand.keypoints(fk)

@@ -41,6 +41,10 @@ class ObjectSDF:
         """``x`` (..., 3) object-frame points, m -> (``phi`` (...), outward unit normal (..., 3))."""
         raise NotImplementedError
 
+    def distance(self, x: torch.Tensor) -> torch.Tensor:
+        """``phi`` alone (..., m): the same values as ``self(x)[0]``, without the normals' cost."""
+        return self(x)[0]
+
     @property
     def bounding_radius(self) -> float:
         """Radius of a sphere about the origin containing the object, m."""
@@ -70,6 +74,11 @@ class BoxSDF(ObjectSDF):
         n_in = F.one_hot(k, 3).to(x) * _sign(x)
         phi = torch.where(inside, qmax, out_d)
         return phi, torch.where(inside[..., None], n_in, n_out)
+
+    def distance(self, x):
+        q = x.abs() - self.h.to(x)
+        out_d = q.clamp_min(0).norm(dim=-1)
+        return torch.where(out_d <= EPS, q.max(dim=-1).values, out_d)
 
     @property
     def bounding_radius(self):
@@ -113,6 +122,12 @@ class CylinderSDF(ObjectSDF):
         n_in = torch.where((dr > dz)[..., None], radial, axial)
         phi = torch.where(inside, torch.maximum(dr, dz), out_d)
         return phi, torch.where(inside[..., None], n_in, n_out)
+
+    def distance(self, x):
+        dr, dz = x[..., :2].norm(dim=-1) - self.r, x[..., 2].abs() - self.hz
+        vr, vz = dr.clamp_min(0), dz.clamp_min(0)
+        out_d = torch.sqrt(vr * vr + vz * vz + 1e-30)
+        return torch.where((dr <= 0) & (dz <= 0), torch.maximum(dr, dz), out_d)
 
     @property
     def bounding_radius(self):
@@ -201,6 +216,13 @@ class VoxelSDF(ObjectSDF):
         g = torch.where((outside > EPS)[..., None], (x - c) + s[..., 1:] * 1e-3, s[..., 1:])
         return phi, g / g.norm(dim=-1, keepdim=True).clamp_min(EPS)
 
+    def distance(self, x):
+        lo, hi = self.lo.to(x), self.hi.to(x)
+        c = torch.maximum(torch.minimum(x, hi), lo)
+        u = 2 * (c - lo) / (hi - lo) - 1
+        s = F.grid_sample(self.grid[:, :1].to(x), u.reshape(1, -1, 1, 1, 3), mode="bilinear", align_corners=True)
+        return s.reshape(x.shape[:-1]) + (x - c).norm(dim=-1)
+
     @property
     def bounding_radius(self):
         return self._radius
@@ -236,7 +258,10 @@ class PlacedObject:
     def query(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """World points (..., 3) -> (phi (...), outward unit normal in world (..., 3))."""
         p, R = self.position.to(x), self.rotation.to(x)
-        # x @ M written as a broadcast sum: torch's mm is very slow for (N, 3) x (3, 3) on some CPUs.
-        local = ((x - p)[..., :, None] * R).sum(-2)  # R^T (x - p)
-        phi, n = self.sdf(local)
-        return phi, (R * n[..., None, :]).sum(-1)  # R n
+        phi, n = self.sdf((x - p) @ R)  # rows: R^T (x - p)
+        return phi, n @ R.T  # rows: R n
+
+    def distance(self, x: torch.Tensor) -> torch.Tensor:
+        """World points (..., 3) -> ``phi`` (...), m (``query`` without the normals)."""
+        p, R = self.position.to(x), self.rotation.to(x)
+        return self.sdf.distance((x - p) @ R)

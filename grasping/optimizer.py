@@ -144,7 +144,7 @@ def reseated_contacts(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor) -
         centres = hand.transform(fk, body, hand.cand_corners.mean(1))  # (B, P, 3)
         out = cpi.clone()
         for j, obj in enumerate(energy.objects):
-            dist = obj.query(centres)[0]  # (B, P)
+            dist = obj.distance(centres)  # (B, P)
             for k in range(K):
                 s = j * K + k
                 others = torch.cat([out[:, :s], out[:, s + 1:]], 1)

@@ -246,7 +246,7 @@ class GraspProposer:
         rows = torch.arange(B)
         out = []
         for obj in energy.objects:
-            dist = obj.query(centres)[0]
+            dist = obj.distance(centres)
             fingers = torch.zeros(B, len(hand.bodies), dtype=torch.bool)
             for _ in range(K):
                 blocked = used[:, hand.cand_body] | fingers[:, chain]  # (B, P)

@@ -2,16 +2,25 @@
 
 The gravity test and the squeeze before the lift hold the wrist kinematically: every physics
 step the six wrist joints are reset to the commanded pose (the arm is assumed perfect); MuJoCo's
-position servos drive the fingers. Targets are the proposal's joints **pushed inward**: a few gradient steps on
-``sum_k |x_k(theta) - (x_k - d n_k)|^2`` move each contact ``d`` (``push_depth``) into its
-object along the object's normal (DexGraspNet pushes 1 mm with PD gain 1000; dexsafe's
-finger servos are much weaker, so the default pushes further).
+position servos drive the fingers. The finger commands (``grasp_controls``) grip as a hand
+controller would:
+
+- **push**: a few gradient steps on ``sum_k |x_k(theta) - (x_k - (phi_k + d) n_k)|^2`` move each
+  contact onto its object (``phi_k``: how far it hovers) and ``d`` (``push_depth``, DexGraspNet's
+  1 mm) into it along the object's normal ``n_k``;
+- **squeeze**: on top, the command offsets under which the servos press every contact into its
+  object with ``squeeze_force`` N (``squeeze_offsets``: joint torques ``sum_k J_k^T (-F n_k)``,
+  within each actuator's force range). DexGraspNet squeezes by pushing 1 mm with PD gain 1000;
+  a real hand's servos are far softer (the dexsafe hand's: 3 N m/rad), so a push alone leaves the
+  grip at whatever force the push happens to give (about 1 N for 6 mm on the dexsafe hand). The
+  default 3 N per contact holds about twice the weight of the heaviest object in the project's
+  scenes (0.15 kg) between two contacts with friction 0.9.
 
 1. **Gravity test** (DexGraspNet): per direction ``g`` in {+-x, +-y, +-z}, table and floor
    collisions off, the fingers settle for ``settle_time`` s without gravity, then gravity
    ``9.81 g`` acts for ``gravity_time`` s. An object passes a direction if it still touches
    the hand and moved less than ``max_shift`` m; it passes the test if it passes all six.
-2. **Close and lift**: table on, gravity down; fingers squeeze (twice the push), then the
+2. **Close and lift**: table on, gravity down; fingers grip as above, then the
    wrist's servos raise it ``lift_height`` m over ``lift_time`` s and hold ``hold_time`` s (the
    wrist is not pinned here: MuJoCo does not carry objects by friction on a teleported hand). It passes if
    every object rose at least half the lift height (MultiGrasp's success: all objects lifted).
@@ -30,7 +39,7 @@ import torch
 
 from dexsafe.grasping.hand_model import HandModel
 from dexsafe.grasping.proposals import ObjectPose, Proposal
-from dexsafe.sim.compose import build_scene_model
+from dexsafe.sim.compose import HAND_PREFIX, build_scene_model
 from dexsafe.sim.geometry import xyzw_to_wxyz
 from dexsafe.sim.scene_spec import SceneSpec, TableSpec
 
@@ -75,11 +84,13 @@ class GraspValidator:
     """MuJoCo checks for proposals on one object set (the model is built once and reused)."""
 
     def __init__(self, hand: HandModel, objects: list[ObjectPose], table_height: float = 0.4,
-                 table_size: tuple[float, float] = (0.8, 0.6), *, push_depth: float = 0.006,
+                 table_size: tuple[float, float] = (0.8, 0.6), *, push_depth: float = 0.001,
+                 squeeze_force: float = 3.0,
                  settle_time: float = 0.2, gravity_time: float = 0.6, max_shift: float = 0.02,
                  lift_height: float = 0.1, lift_time: float = 0.6, hold_time: float = 0.3):
         self.hand, self.objects = hand, list(objects)
-        self.push_depth, self.settle_time, self.gravity_time = push_depth, settle_time, gravity_time
+        self.push_depth, self.squeeze_force = push_depth, squeeze_force
+        self.settle_time, self.gravity_time = settle_time, gravity_time
         self.max_shift, self.lift_height, self.lift_time, self.hold_time = max_shift, lift_height, lift_time, hold_time
         specs = tuple(o.spec for o in objects)
         scene = SceneSpec(name="grasp_validation", hand=hand.description.name,
@@ -94,10 +105,13 @@ class GraspValidator:
         self._world_geoms = [self.sm.table_geom_id, self.sm.floor_geom_id]
         self._world_bits = {g: (int(m.geom_contype[g]), int(m.geom_conaffinity[g])) for g in self._world_geoms}
         self._obj_body = {o.id: self.sm.object_body_ids[o.id] for o in objects}
+        self._hand_body = {name: m.body(HAND_PREFIX + name).id for name in hand.body_names
+                           if mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, HAND_PREFIX + name) >= 0}
 
     # --- helpers ----------------------------------------------------------------------------
     def pushed_joints(self, p: Proposal, depth: float) -> np.ndarray:
-        """Joint targets that move each contact ``depth`` m into its object (see the module docstring)."""
+        """Joint targets that move each contact onto its object and ``depth`` m further in, along the
+        object's normal (a contact that hovers ``phi`` m off the surface moves ``phi + depth``)."""
         hand = self.hand
         q = torch.tensor(p.q, dtype=hand.dtype)[None]
         cpi = torch.tensor(p.contact_indices)[None]
@@ -105,7 +119,8 @@ class GraspValidator:
         with torch.no_grad():
             x0, _ = hand.contact_points(hand.forward_kinematics(q), cpi, cpw)
         n = torch.tensor(np.array([c.normal for c in p.contacts]), dtype=hand.dtype)[None]
-        goal = x0 - depth * n
+        phi = torch.tensor([max(c.distance, 0.0) for c in p.contacts], dtype=hand.dtype)[None, :, None]
+        goal = x0 - (phi + depth) * n
         theta = q[:, 9:].clone().requires_grad_(True)
         opt = torch.optim.Adam([theta], lr=0.01)
         for _ in range(40):
@@ -115,6 +130,41 @@ class GraspValidator:
             opt.step()
         th = theta.detach()[0]
         return th.clamp(hand.joint_lower, hand.joint_upper).double().numpy()
+
+    def squeeze_offsets(self, p: Proposal, force: float) -> np.ndarray:
+        """Finger control offsets (command order, commanded joints) under which the position servos,
+        once the fingers rest on the objects, press each contact into its object with ``force`` N.
+
+        The joint torques are ``tau = sum_k J_k^T (-force n_k)`` (``J_k``: MuJoCo's translational
+        Jacobian at contact ``k`` in the proposal's pose, ``n_k`` the object's outward normal); the
+        actuator forces ``u`` solve ``M^T u = tau`` in least squares (``M``: the finger actuators'
+        moment arms, so tendon-coupled fingers are handled), clipped to each actuator's force
+        range; a position servo of gain ``kp`` pushes ``u`` when its command leads its joint by ``u / kp``.
+        """
+        m, d, sm = self.model, self.data, self.sm
+        self._reset(p, p.joint_positions)
+        fingers = np.concatenate([sm.dof_adr[6:], sm.passive_dof_adr]).astype(int)
+        tau = np.zeros(m.nv)
+        jac = np.zeros((3, m.nv))
+        for c in p.contacts:
+            mujoco.mj_jac(m, d, jac, None, np.asarray(c.position, float), self._hand_body[c.link])
+            tau += jac.T @ (-force * np.asarray(c.normal, float))
+        moment = np.zeros((m.nu, m.nv))
+        mujoco.mju_sparse2dense(moment, d.actuator_moment, d.moment_rownnz, d.moment_rowadr, d.moment_colind)
+        acts = sm.actuator_ids[6:]
+        u = np.linalg.lstsq(moment[np.ix_(acts, fingers)].T, tau[fingers], rcond=None)[0]
+        limited = m.actuator_forcelimited[acts].astype(bool)
+        lo, hi = m.actuator_forcerange[acts, 0], m.actuator_forcerange[acts, 1]
+        u = np.where(limited, np.clip(u, lo, hi), u)
+        return u / m.actuator_gainprm[acts, 0]
+
+    def grasp_controls(self, p: Proposal) -> np.ndarray:
+        """Finger commands for the checks: the contacts pushed ``push_depth`` m in, plus the
+        ``squeeze_force`` offsets (full joint vector; passive joints as pushed)."""
+        theta = self.pushed_joints(p, self.push_depth)
+        nc = self.hand.num_commanded
+        theta[:nc] += self.squeeze_offsets(p, self.squeeze_force)
+        return theta
 
     def _reset(self, p: Proposal, theta: np.ndarray) -> np.ndarray:
         m, d, sm = self.model, self.data, self.sm
@@ -183,12 +233,12 @@ class GraspValidator:
         m = self.model
         res = ValidationResult(lift_height=self.lift_height, wrist_reachable=p.wrist_reachable,
                                depth=self.penetration_depth(p))
-        push = self.pushed_joints(p, self.push_depth)
+        grip = self.grasp_controls(p)
         res.gravity = {o.id: {} for o in self.objects}
         try:
             self._world_collisions(False)
             for name, g in DIRECTIONS.items():
-                wrist = self._reset(p, push)
+                wrist = self._reset(p, grip)
                 m.opt.gravity[:] = 0.0
                 self._run(wrist, self.settle_time)
                 start = self._obj_pos()
@@ -200,8 +250,7 @@ class GraspValidator:
         finally:
             self._world_collisions(True)
             m.opt.gravity[:] = (0.0, 0.0, -GRAVITY)
-        squeeze = self.pushed_joints(p, 2 * self.push_depth)
-        wrist = self._reset(p, squeeze)
+        wrist = self._reset(p, grip)
         self._run(wrist, self.settle_time)
         start = self._obj_pos()
         # The lift is driven by the wrist's servos, as the executor lifts: a wrist teleported up

@@ -28,6 +28,17 @@ def test_primitive_signs_and_normals(sdf):
     assert agree.float().mean() > 0.97
 
 
+@pytest.mark.parametrize("sdf", PRIMITIVES, ids=lambda s: s.shape)
+def test_distance_alone_equals_the_full_query(sdf):
+    x = torch.tensor(np.random.default_rng(2).uniform(-0.07, 0.07, (300, 3))).requires_grad_(True)
+    phi = sdf(x)[0]
+    d = sdf.distance(x)
+    assert torch.equal(phi, d)
+    g1, = torch.autograd.grad(phi.sum(), x)
+    g2, = torch.autograd.grad(d.sum(), x)
+    assert torch.allclose(g1, g2)
+
+
 def test_box_distance_values():
     box = BoxSDF((0.04, 0.06, 0.08))
     pts = torch.tensor([[0.03, 0, 0], [0.0, 0.0, 0.0], [0.03, 0.04, 0.0]], dtype=torch.float64)
@@ -64,6 +75,7 @@ def test_voxel_sdf_matches_trimesh(tmp_path, monkeypatch):
     assert (np.sign(phi.numpy()[clear]) == np.sign(ref[clear])).all()
     radial = pts / np.linalg.norm(pts, axis=1, keepdims=True)
     assert np.median((n.numpy() * radial).sum(1)) > 0.99
+    assert torch.allclose(v.distance(torch.tensor(pts)), phi)  # the phi-only path samples the same grid
     # Outside the grid the value keeps growing with distance.
     far = v(torch.tensor([[0.2, 0.0, 0.0]], dtype=torch.float64))[0].item()
     assert far == pytest.approx(0.2 - 0.03, abs=3e-3)
