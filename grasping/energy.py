@@ -14,7 +14,12 @@ For a batch of hand configurations ``q`` (``HandModel``), contact candidate indi
 - penetration: ``P = sum_j sum_s relu(r_s - phi_j(s)) + sum_(a,b) relu(r_a + r_b - |k_a - k_b|)
   + sum_s relu(z_table - s_z + r_s)`` over the hand's penetration spheres ``(s, r_s)``
   (``HandModel.penetration_spheres``; with ``penetration: surface``, MultiGrasp's surface
-  points with ``r_s = 0``) and self-penetration keypoint spheres ``(k, r)`` (m);
+  points with ``r_s = 0``) and self-penetration keypoint spheres ``(k, r)`` (m); with
+  ``spheres``, plus ``sum_j sum_p relu(-psi_g(p))`` over object surface points ``p``
+  (``object_sdf.surface_samples``, edges and corners included) inside each box geom ``g`` of the
+  hand (``psi_g``: the box's signed distance): DexGraspNet's direction, exact where spheres are
+  worst (a box's faces between spheres and its edges, e.g. a palm pressed onto a cylinder: up to
+  3 mm shallow);
 - joint limits: ``J = sum_i relu(theta_i - hi_i) + relu(lo_i - theta_i)`` plus the same hinge on
   the hand's joint couplings (``HandModel.joint_violation``: the Shadow Hand's tendon-coupled
   distal joints), rad.
@@ -31,7 +36,7 @@ import torch
 
 from dexsafe.grasping.config import EnergyConfig
 from dexsafe.grasping.hand_model import HandModel
-from dexsafe.grasping.object_sdf import PlacedObject
+from dexsafe.grasping.object_sdf import PlacedObject, surface_samples
 
 TERM_NAMES = ("force_closure", "contact_distance", "penetration", "joint_limits")
 
@@ -80,6 +85,9 @@ class GraspEnergy:
         self.k = int(contacts_per_object)
         self.table_height = table_height if cfg.table else None
         self.centres = torch.stack([o.position.to(hand.dtype) for o in objects])  # (O, 3)
+        # Object surface points in world (fixed), for the depth of the hand's box geoms in the objects.
+        self.object_points = [torch.tensor(surface_samples(o.spec), dtype=hand.dtype, device=o.position.device)
+                              @ o.rotation.to(hand.dtype).T + o.position.to(hand.dtype) for o in objects]
 
     @property
     def num_contacts(self) -> int:
@@ -120,9 +128,14 @@ class GraspEnergy:
             d = torch.relu(radius - obj.distance(surf))
             pen_obj = pen_obj + d.sum(1)
             depth = torch.maximum(depth, d.max(1).values)
+        if self.cfg.penetration == "spheres" and len(hand.box_body):
+            d = self._object_points_in_boxes(fk)
+            pen_obj = pen_obj + d.sum(1)
+            depth = torch.maximum(depth, d.max(1).values)
         kp = hand.keypoints(fk)
         a, b = hand.kp_pairs[:, 0], hand.kp_pairs[:, 1]
-        overlap = torch.relu(hand.kp_radius[a] + hand.kp_radius[b] - (kp[:, a] - kp[:, b]).norm(dim=-1))
+        gap = torch.index_select(kp, 1, a) - torch.index_select(kp, 1, b)  # (B, pairs, 3)
+        overlap = torch.relu(hand.kp_radius[a] + hand.kp_radius[b] - gap.norm(dim=-1))
         pen_self = overlap.sum(1)
         depth = torch.maximum(depth, overlap.max(1).values if overlap.shape[1] else depth)
         if self.table_height is not None:
@@ -137,6 +150,16 @@ class GraspEnergy:
             joint_limits=joint, fc_per_object=fc, contact_distance_per_object=dis.mean(2), pen_object=pen_obj,
             pen_self=pen_self, pen_table=pen_table, max_depth=depth, contacts=x, contact_phi=phi.reshape(B, n_obj * K),
             contact_normals=n.reshape(B, n_obj * K, 3))
+
+    def _object_points_in_boxes(self, fk) -> torch.Tensor:
+        """(B, P) depth of every object surface point inside each of the hand's box geoms, m (0 outside)."""
+        centre, rot = self.hand.box_frames(fk)  # (B, G, 3), (B, G, 3, 3)
+        half = self.hand.box_half.to(centre)[None, :, None]
+        out = []
+        for x in self.object_points:
+            local = (x.to(centre)[None, None] - centre[:, :, None]) @ rot  # rows: R^T (x - c), (B, G, N, 3)
+            out.append(torch.relu(-(local.abs() - half).amax(-1)).flatten(1))
+        return torch.cat(out, 1)
 
     def energy(self, q, cpi, cpw, generator=None, w_dis: float | None = None, normal_noise: float | None = None):
         """Total energy (B,) and the terms."""

@@ -13,7 +13,8 @@ compiled ``MjModel``, and generates from that geometry
 - **penetration spheres**: the collision geoms swept by spheres (along each capsule/cylinder
   axis and on a grid in each box's mid-plane, at most ``PEN_SPHERE_SPACING`` radii apart, with
   the geom's radius or half-thickness, plus a shell of ``BOX_EDGE_RADIUS`` spheres that keeps box
-  edges; sphere geoms as they are). A sphere ``(c, r)`` reaches
+  edges, and radius-0 points along each box edge, which the spheres round off; sphere geoms as
+  they are). A sphere ``(c, r)`` reaches
   ``r - phi(c)`` into an object, so the depth of a link in an object is measured wherever the
   object touches it (sparse surface points miss an object edge pressed between them). Mesh
   geoms fall back to their surface points (``r = 0``);
@@ -58,8 +59,10 @@ from dexsafe.sim.hands import HandDescription, load_hand
 from dexsafe.sim.scene_spec import SceneSpec
 
 MIN_GEOM_SIZE = 0.002  # m; collision geoms smaller than this (placeholders) are ignored
-BOX_EDGE_RADIUS = 0.008  # m: small spheres along box edges: an edge reads at most rho (sqrt 2 - 1) = 3.3 mm shallow,
-                         # a corner 5.9 mm (4 mm spheres: 3.7x the spheres on the dexsafe hand, steps 4x slower)
+BOX_EDGE_RADIUS = 0.008  # m: small spheres near box edges: alone, an edge would read up to rho (sqrt 2 - 1) = 3.3 mm
+                         # shallow, a corner 5.9 mm; the edge points below read edges and corners exactly
+BOX_EDGE_POINT_SPACING = 0.004  # m: points on box edges (radius-0 spheres); a convex object of radius R pressed on
+                                # an edge between two reads at most spacing^2 / (8 R) shallow (0.1 mm at R = 2 cm)
 PEN_SPHERE_SPACING = 0.5  # penetration spheres at most this many radii apart: the swept surface dips at most
                           # r (1 - sqrt(1 - 0.5^2 / 4)) = 0.03 r between two (0.3 mm on a 1 cm finger)
 G = mujoco.mjtGeom
@@ -240,6 +243,20 @@ def _axis_spheres(r: float, h: float, spacing: float) -> tuple[np.ndarray, np.nd
     return np.stack([np.zeros(k), np.zeros(k), z], 1), np.full(k, r)
 
 
+def _box_edge_points(h: np.ndarray, spacing: float) -> np.ndarray:
+    """Points on the 12 edges of a box with half extents ``h`` (corners included), at most ``spacing`` apart."""
+    out = []
+    for ax in range(3):
+        u, v = [a for a in range(3) if a != ax]
+        t = np.linspace(-h[ax], h[ax], max(2, int(math.ceil(2 * h[ax] / spacing)) + 1))
+        for su in (-1.0, 1.0):
+            for sv in (-1.0, 1.0):
+                p = np.zeros((len(t), 3))
+                p[:, ax], p[:, u], p[:, v] = t, su * h[u], sv * h[v]
+                out.append(p)
+    return np.unique(np.concatenate(out).round(12), axis=0)
+
+
 def _penetration_spheres(kind: int, size: np.ndarray, spacing: float = PEN_SPHERE_SPACING
                          ) -> tuple[np.ndarray, np.ndarray] | None:
     """Spheres whose union lies inside the geom and covers it (box and cylinder edges rounded by at
@@ -294,6 +311,10 @@ def _penetration_spheres(kind: int, size: np.ndarray, spacing: float = PEN_SPHER
             on_shell = np.any(np.isclose(np.abs(g), inner, atol=1e-9), axis=1)
             centres.append(g[on_shell])
             radii.append(np.full(int(on_shell.sum()), rho))
+        # Spheres round edges and corners off; points (radius 0) on them read their exact depth.
+        edges = _box_edge_points(h, BOX_EDGE_POINT_SPACING)
+        centres.append(edges)
+        radii.append(np.zeros(len(edges)))
         return np.concatenate(centres), np.concatenate(radii)
     return None
 
@@ -522,7 +543,8 @@ class HandModel:
         """Points ``local`` (N, 3) or (B, N, 3) fixed to bodies ``body`` (N,) or (B, N) -> world (B, N, 3)."""
         pos, rot = fk
         if body.dim() == 1:
-            P, Rm = pos[:, body], rot[:, body]
+            # index_select, not pos[:, body]: its backward (index_add) is about 3x faster on the CPU.
+            P, Rm = torch.index_select(pos, 1, body), torch.index_select(rot, 1, body)
             loc = local.unsqueeze(0).expand(pos.shape[0], -1, -1) if local.dim() == 2 else local
         else:
             P = torch.gather(pos, 1, body[..., None].expand(-1, -1, 3))
@@ -537,6 +559,13 @@ class HandModel:
     def penetration_spheres(self, fk) -> torch.Tensor:
         """(B, N, 3) penetration sphere centres in world, m (radii: ``pen_radius``)."""
         return self.transform(fk, self.pen_body, self.pen_local)
+
+    def box_frames(self, fk) -> tuple[torch.Tensor, torch.Tensor]:
+        """World centres (B, G, 3) and rotations (B, G, 3, 3, box -> world) of the hand's box
+        collision geoms (half extents ``box_half`` (G, 3), m)."""
+        pos, rot = fk
+        R = torch.index_select(rot, 1, self.box_body)
+        return torch.index_select(pos, 1, self.box_body) + (R @ self.box_pos[..., None])[..., 0], R @ self.box_rot
 
     def keypoints(self, fk) -> torch.Tensor:
         """(B, K, 3) self-penetration sphere centres in world, m (radii: ``kp_radius``)."""
@@ -628,7 +657,13 @@ class HandModel:
         surf_body, surf_local = [], []
         kp_body, kp_local, kp_radius = [], [], []
         pen_body, pen_local, pen_radius = [], [], []
+        box_body, box_rot, box_pos, box_half = [], [], [], []
         for body, kind, size, Rg, pg, mesh in geoms:
+            if kind == G.mjGEOM_BOX:
+                box_body.append(body)
+                box_rot.append(Rg)
+                box_pos.append(pg)
+                box_half.append(size[:3])
             area = _geom_area(kind, size, mesh)
             pts, nrm = _sample_geom(kind, size, area * surface_density, mesh)
             surf_body += [body] * len(pts)
@@ -681,6 +716,10 @@ class HandModel:
         self.kp_local = torch.tensor(np.concatenate(kp_local), dtype=dt)
         self.kp_radius = torch.tensor(np.concatenate(kp_radius), dtype=dt)
         self.kp_pairs = self._keypoint_pairs()
+        self.box_body = torch.tensor(box_body, dtype=torch.long)
+        self.box_rot = torch.tensor(np.array(box_rot).reshape(-1, 3, 3), dtype=dt)
+        self.box_pos = torch.tensor(np.array(box_pos).reshape(-1, 3), dtype=dt)
+        self.box_half = torch.tensor(np.array(box_half).reshape(-1, 3), dtype=dt)
 
     def _ancestor_with_keypoints(self, b: int, has: set[int]) -> int:
         b = self.bodies[b].parent

@@ -228,6 +228,62 @@ class VoxelSDF(ObjectSDF):
         return self._radius
 
 
+def _grid(lo: float, hi: float, spacing: float) -> np.ndarray:
+    """Points from ``lo`` to ``hi`` inclusive, at most ``spacing`` apart."""
+    return np.linspace(lo, hi, max(2, int(np.ceil((hi - lo) / spacing)) + 1))
+
+
+def surface_samples(obj: ObjectSpec, spacing: float = 0.004) -> np.ndarray:
+    """Points on the object's surface at most about ``spacing`` m apart, in the object frame (N, 3), m.
+
+    Edges, rims and corners are always included: they are the parts of a convex object that reach
+    deepest into a flat hand surface pressed against it. Meshes: their vertices plus an even sample.
+    """
+    if obj.shape == "box":
+        h = np.asarray(obj.size[:3], float) / 2
+        pts = []
+        for ax in range(3):
+            u, v = [a for a in range(3) if a != ax]
+            gu, gv = np.meshgrid(_grid(-h[u], h[u], spacing), _grid(-h[v], h[v], spacing))
+            for sgn in (1.0, -1.0):
+                p = np.zeros((gu.size, 3))
+                p[:, u], p[:, v], p[:, ax] = gu.ravel(), gv.ravel(), sgn * h[ax]
+                pts.append(p)
+        return np.unique(np.concatenate(pts).round(12), axis=0)
+    if obj.shape == "sphere":
+        r = float(obj.size[0])
+        n = max(8, int(np.ceil(4 * np.pi * r * r / spacing ** 2)))
+        i = np.arange(n) + 0.5
+        z = 1 - 2 * i / n
+        a = i * np.pi * (3 - 5 ** 0.5)
+        rho = np.sqrt(1 - z * z)
+        return r * np.stack([rho * np.cos(a), rho * np.sin(a), z], 1)
+    if obj.shape in ("cylinder", "capsule"):
+        r, hz = float(obj.size[0]), float(obj.size[1]) / 2
+        k = max(8, int(np.ceil(2 * np.pi * r / spacing)))
+        ang = np.linspace(0, 2 * np.pi, k, endpoint=False)
+        ring = np.stack([np.cos(ang), np.sin(ang), np.zeros(k)], 1)
+        pts = [r * ring + np.array([0, 0, z]) for z in _grid(-hz, hz, spacing)]
+        for sgn in (1.0, -1.0):
+            if obj.shape == "cylinder":  # the end disc, ring by ring
+                pts += [rad * ring + np.array([0, 0, sgn * hz]) for rad in _grid(0.0, r, spacing)[1:]]
+                pts.append(np.array([[0.0, 0.0, sgn * hz]]))
+            else:  # the hemispherical end, latitude by latitude
+                for el in _grid(0.0, np.pi / 2, spacing / r)[1:]:
+                    pts.append(r * np.cos(el) * ring + np.array([0, 0, sgn * (hz + r * np.sin(el))]))
+        return np.concatenate(pts)
+    if obj.shape == "mesh":
+        import trimesh
+
+        from dexsafe.sim.meshes import load_mesh
+
+        data = load_mesh(obj.mesh, obj.size[0] if obj.size else 1.0)  # centred as the voxel SDF is
+        mesh = trimesh.Trimesh(data.vertices, data.faces, process=False)
+        pts, _ = trimesh.sample.sample_surface_even(mesh, int(np.ceil(mesh.area / spacing ** 2)), seed=0)
+        return np.concatenate([np.asarray(mesh.vertices), np.asarray(pts)])
+    raise ValueError(f"object {obj.id!r}: shape {obj.shape!r} has no surface samples")
+
+
 def make_sdf(obj: ObjectSpec, voxel_resolution: int = 32) -> ObjectSDF:
     """The SDF of a scene object (analytic for primitives, voxel for meshes)."""
     if obj.shape == "box":
