@@ -20,7 +20,10 @@ With ``reseat_every > 0`` (a dexsafe option; MultiGrasp freezes the contacts her
 steps, until ``reseat_until`` of the phase, each contact may move to the patch of its finger nearest
 its object, kept per sample where that lowers the energy (``reseat``).
 The time budget is split 80/20 between the phases (the paper's 6500/1500 is 81/19); a phase
-that runs out of time stops early and says so in the result.
+that runs out of time stops early and says so in the result. Each phase's schedules (step size,
+temperature, joint scale; learning-rate decay, re-seating) advance by steps or by the phase's
+share of the budget, whichever is further along, so a run the budget cuts still ends annealed
+instead of stopping mid-schedule at full step size.
 """
 
 from __future__ import annotations
@@ -57,9 +60,22 @@ class OptimResult:
     accept_rate: float
     energy_trace: list[float] = field(default_factory=list)  # batch-mean energy every few steps
     stopped_by_budget: bool = False
+    schedule_reached: dict[str, float] = field(default_factory=dict)  # phase -> share of its schedule at its last step
 
 
 Progress = Callable[[str, int, int, float], None]  # (phase, step, total, mean energy)
+
+
+def _schedule_step(t: int, n: int, start: float, deadline: float) -> float:
+    """The step of a phase's schedules at step ``t`` of ``n``: ``t`` itself while the phase is on
+    course to finish its steps before ``deadline`` (so a seed gives the same run), else the
+    phase's elapsed share of its time times ``n`` (so a run its time budget cuts still ends annealed)."""
+    if t == 0 or not math.isfinite(deadline):
+        return float(t)
+    elapsed, available = time.monotonic() - start, deadline - start
+    if elapsed / t * n <= available:
+        return float(t)
+    return min(float(n), max(float(t), n * elapsed / max(available, 1e-9)))
 
 
 def _grad(energy: GraspEnergy, st: OptimState, gen, w_dis=None):
@@ -71,8 +87,10 @@ def _grad(energy: GraspEnergy, st: OptimState, gen, w_dis=None):
 
 
 def langevin(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.Generator, deadline: float,
-             progress: Progress | None = None, trace: list | None = None) -> tuple[OptimState, int, float, bool]:
-    """Phase A; returns (state, steps done, acceptance rate, stopped by the deadline)."""
+             progress: Progress | None = None, trace: list | None = None,
+             reached: dict | None = None) -> tuple[OptimState, int, float, bool]:
+    """Phase A; returns (state, steps done, acceptance rate, stopped by the deadline). ``reached``
+    gets the share of the schedule its last step ran at (``"langevin"``)."""
     c = cfg.langevin
     n = c.steps
     if n == 0:
@@ -83,6 +101,7 @@ def langevin(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.G
     n_obj, K = len(energy.objects), energy.k
     B = st.q.shape[0]
     dev = st.q.device  # random numbers come from the CPU generator, then move (same seed, same grasps)
+    start = time.monotonic()
     e, gq, gw = _grad(energy, st, gen)
     ema_j = ema_t = None
     accepted = 0
@@ -90,13 +109,16 @@ def langevin(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.G
     for t in range(n):
         if time.monotonic() > deadline:
             return st, t, accepted / max(1, t * B), True
-        s = c.step_size * c.step_decay ** math.floor(t / every_s)
-        T = c.temperature * c.temp_decay ** math.floor(t / every_t)
+        te = _schedule_step(t, n, start, deadline)
+        if reached is not None:
+            reached["langevin"] = (te + 1) / n
+        s = c.step_size * c.step_decay ** math.floor(te / every_s)
+        T = c.temperature * c.temp_decay ** math.floor(te / every_t)
         g = gq.clone()
         g[:, 3:9] *= c.rotation_grad_scale
         aj = gq[:, 9:].abs().mean(0)
         ema_j = aj if ema_j is None else (1 - c.joint_ema_new) * ema_j + c.joint_ema_new * aj
-        jscale = c.joint_scale_base + c.joint_scale_extra * max(c.joint_scale_until * n - t, 0) / n
+        jscale = c.joint_scale_base + c.joint_scale_extra * max(c.joint_scale_until * n - te, 0) / n
         g[:, 9:] = gq[:, 9:] / ema_j.clamp_min(1e-8) * jscale
         if c.normalize_translation:
             at = gq[:, :3].abs().mean(0)
@@ -170,22 +192,27 @@ def reseat(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor, cpw: torch.T
 
 
 def refine(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.Generator, deadline: float,
-           progress: Progress | None = None, trace: list | None = None) -> tuple[OptimState, int, bool]:
+           progress: Progress | None = None, trace: list | None = None,
+           reached: dict | None = None) -> tuple[OptimState, int, bool]:
     """Phase B (Adam; contacts frozen, or re-seated every ``reseat_every`` steps); returns (state,
-    steps done, stopped by the deadline)."""
+    steps done, stopped by the deadline). ``reached``: as ``langevin``'s (``"refine"``)."""
     c = cfg.refine
     q = st.q.detach().clone().requires_grad_(True)
     w = st.cpw.detach().clone().requires_grad_(True)
     cpi = st.cpi
     opt = torch.optim.Adam([{"params": [q], "lr": c.lr_q}, {"params": [w], "lr": c.lr_w}])
     base = [c.lr_q, c.lr_w]
+    start = time.monotonic()
     for t in range(c.steps):
-        if c.reseat_every > 0 and t % c.reseat_every == 0 and t < c.reseat_until * c.steps:
+        done = _schedule_step(t, c.steps, start, deadline) / max(1, c.steps)
+        if reached is not None:
+            reached["refine"] = done + 1 / max(1, c.steps)
+        if c.reseat_every > 0 and t % c.reseat_every == 0 and done < c.reseat_until:
             cpi, w_new, _ = reseat(energy, q.detach(), cpi, w.detach(), energy.cfg.w_dis_refine)
             with torch.no_grad():
                 w.copy_(w_new)
         # Cosine decay from lr to lr * lr_final over the phase (lr_final = 1: constant, as MultiGrasp).
-        f = c.lr_final + (1 - c.lr_final) * 0.5 * (1 + math.cos(math.pi * t / max(1, c.steps)))
+        f = c.lr_final + (1 - c.lr_final) * 0.5 * (1 + math.cos(math.pi * done))
         for g, lr in zip(opt.param_groups, base):
             g["lr"] = lr * f
         if time.monotonic() > deadline:
@@ -206,6 +233,8 @@ def optimise(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.G
     """Phase A then phase B within ``time_budget`` s (see the module docstring)."""
     t0 = time.monotonic()
     trace: list[float] = []
-    st, na, acc, cut_a = langevin(energy, st, cfg, gen, t0 + PHASE_A_SHARE * time_budget, progress, trace)
-    st, nb, cut_b = refine(energy, st, cfg, gen, t0 + time_budget, progress, trace)
-    return OptimResult(st, na, nb, time.monotonic() - t0, acc, trace, cut_a or cut_b)
+    reached: dict[str, float] = {}
+    st, na, acc, cut_a = langevin(energy, st, cfg, gen, t0 + PHASE_A_SHARE * time_budget, progress, trace, reached)
+    st, nb, cut_b = refine(energy, st, cfg, gen, t0 + time_budget, progress, trace, reached)
+    return OptimResult(st, na, nb, time.monotonic() - t0, acc, trace, cut_a or cut_b,
+                       {k: min(1.0, v) for k, v in reached.items()})

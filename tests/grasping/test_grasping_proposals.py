@@ -98,6 +98,21 @@ def test_time_budget_stops_the_optimiser():
     assert res.seconds < 6.0 and len(res.proposals) == 2
 
 
+def test_a_run_the_budget_cuts_still_ends_annealed():
+    """Cut by its budget, each phase's schedules run on the clock: the last Adam steps use the decayed
+    learning rate and the last Langevin steps the low temperature, not the schedule's start."""
+    gp = GraspProposer("dexsafe_hand", load_config("fast_cpu").replace(langevin={"steps": 2000},
+                                                                        refine={"steps": 20_000}))
+    res = gp.propose(two_boxes(), num=2, batch=4, time_budget=4.0, seed=0)
+    assert res.optim.stopped_by_budget
+    assert res.optim.steps_a < 2000 and res.optim.steps_b < 20_000
+    assert res.optim.schedule_reached["langevin"] > 0.85 and res.optim.schedule_reached["refine"] > 0.85
+    # Not cut: the schedules follow the steps, so a seed gives the same run.
+    quick = GraspProposer("dexsafe_hand", load_config("fast_cpu").replace(langevin={"steps": 3}, refine={"steps": 4}))
+    r = quick.propose(two_boxes(), num=2, batch=4, time_budget=60.0, seed=0)
+    assert not r.optim.stopped_by_budget and r.optim.schedule_reached == {"langevin": 1.0, "refine": 1.0}
+
+
 def test_validation_fails_a_hand_that_holds_nothing(proposer):
     objs = two_boxes()
     p = proposer.propose(objs, num=1, batch=2, time_budget=30.0, seed=1).proposals[0]
