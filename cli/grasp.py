@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--hand", default=None, help="hand name or path (default: the scene's hand)")
     p.add_argument("--config", default="fast_cpu", help="grasping profile (fast_cpu, multigrasp) or a YAML path")
     p.add_argument("--device", default="cpu", help="torch device of the optimiser: cpu, cuda, cuda:N (default cpu)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads of the optimiser on the CPU (default 0: every core this process may use)")
     p.add_argument("--no-validate", action="store_true", help="skip the MuJoCo validation")
     p.add_argument("--png", default=None, help="write a picture of the best proposals here")
     p.add_argument("--json", default=None, help="write the proposals as JSON here")
@@ -131,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from dexsafe.grasping.proposals import (
         GraspProposer,
         GraspRequestError,
+        available_cores,
         resolve_device,
         scene_object_poses,
         side_by_side_poses,
@@ -151,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
         device, problem = resolve_device(args.device)
         if problem:
             raise GraspRequestError(problem)
-        proposer = GraspProposer(args.hand or scene.hand, args.config, device=device)
+        proposer = GraspProposer(args.hand or scene.hand, args.config, device=device,
+                                 threads=args.threads if args.threads > 0 else available_cores())
         bars: dict[str, tqdm] = {}
 
         def progress(phase: str, step: int, total: int, energy: float) -> None:

@@ -19,6 +19,7 @@ Frames and units: ``world``, m, rad; quaternions ``(x, y, z, w)``.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +43,14 @@ from dexsafe.sim.scene_spec import ObjectSpec
 
 MAX_PROPOSALS = 256
 MAX_BATCH = 4096
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class GraspRequestError(ValueError):
