@@ -53,6 +53,7 @@ import mujoco
 import numpy as np
 import torch
 
+from dexsafe.grasping.object_sdf import fibonacci_sphere
 from dexsafe.grasping.rotation import rot6d_to_matrix
 from dexsafe.sim.compose import HAND_PREFIX, SceneModel, build_scene_model
 from dexsafe.sim.hands import HandDescription, load_hand
@@ -91,14 +92,6 @@ class _Body:
 
 # --- surface sampling in a geom's own frame --------------------------------------------------------
 
-def _fibonacci(n: int) -> np.ndarray:
-    """``n`` near-uniform unit vectors (Fibonacci lattice)."""
-    i = np.arange(n) + 0.5
-    phi = np.arccos(1 - 2 * i / n)
-    theta = math.pi * (1 + 5 ** 0.5) * i
-    return np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)], axis=1)
-
-
 def _tangents(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     helper = np.where(np.abs(n[:, :1]) < 0.9, np.array([[1.0, 0, 0]]), np.array([[0, 1.0, 0]]))
     t1 = np.cross(n, helper)
@@ -127,7 +120,7 @@ def _sample_geom(kind: int, size: np.ndarray, n: int, mesh) -> tuple[np.ndarray,
     """About ``n`` surface points and outward normals of a geom, in the geom frame (deterministic)."""
     n = max(1, int(n))
     if kind == G.mjGEOM_SPHERE:
-        u = _fibonacci(n)
+        u = fibonacci_sphere(n)
         return size[0] * u, u
     if kind in (G.mjGEOM_CAPSULE, G.mjGEOM_CYLINDER):
         r, h = size[0], size[1]
@@ -144,7 +137,7 @@ def _sample_geom(kind: int, size: np.ndarray, n: int, mesh) -> tuple[np.ndarray,
         nrms = [nrm]
         n_cap = max(1, n - len(th))
         if kind == G.mjGEOM_CAPSULE:
-            u = _fibonacci(2 * (n_cap // 2 + 1))
+            u = fibonacci_sphere(2 * (n_cap // 2 + 1))
             for sgn in (1.0, -1.0):
                 uu = u[u[:, 2] * sgn > 0]
                 pts.append(r * uu + np.array([0, 0, sgn * h]))

@@ -228,6 +228,14 @@ class VoxelSDF(ObjectSDF):
         return self._radius
 
 
+def fibonacci_sphere(n: int) -> np.ndarray:
+    """``n`` near-uniform unit vectors (Fibonacci lattice), (n, 3)."""
+    i = np.arange(n) + 0.5
+    phi = np.arccos(1 - 2 * i / n)
+    theta = np.pi * (1 + 5 ** 0.5) * i
+    return np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)], axis=1)
+
+
 def _grid(lo: float, hi: float, spacing: float) -> np.ndarray:
     """Points from ``lo`` to ``hi`` inclusive, at most ``spacing`` apart."""
     return np.linspace(lo, hi, max(2, int(np.ceil((hi - lo) / spacing)) + 1))
@@ -252,12 +260,7 @@ def surface_samples(obj: ObjectSpec, spacing: float = 0.004) -> np.ndarray:
         return np.unique(np.concatenate(pts).round(12), axis=0)
     if obj.shape == "sphere":
         r = float(obj.size[0])
-        n = max(8, int(np.ceil(4 * np.pi * r * r / spacing ** 2)))
-        i = np.arange(n) + 0.5
-        z = 1 - 2 * i / n
-        a = i * np.pi * (3 - 5 ** 0.5)
-        rho = np.sqrt(1 - z * z)
-        return r * np.stack([rho * np.cos(a), rho * np.sin(a), z], 1)
+        return r * fibonacci_sphere(max(8, int(np.ceil(4 * np.pi * r * r / spacing ** 2))))
     if obj.shape in ("cylinder", "capsule"):
         r, hz = float(obj.size[0]), float(obj.size[1]) / 2
         k = max(8, int(np.ceil(2 * np.pi * r / spacing)))
