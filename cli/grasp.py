@@ -172,9 +172,10 @@ def run(args: argparse.Namespace) -> int:
         for b in bars.values():
             b.close()
         if not args.no_validate:
-            from dexsafe.grasping.validation import validate_proposals
+            from dexsafe.grasping.validation import validate_proposals, validated_first
 
             validate_proposals(proposer.hand, objects, ps.proposals, scene.table.height, table_size=scene.table.size)
+            ps.proposals = validated_first(ps.proposals)
     except (SceneError, HandError, HandModelError, GraspConfigError, GraspRequestError, ValueError) as exc:
         print(f"dexsafe grasp: {exc}", file=sys.stderr)
         return 2

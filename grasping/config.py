@@ -87,6 +87,8 @@ class RefineConfig:
     lr_final: float = 1.0
     reseat_every: int = 0
     reseat_until: float = 0.8
+    reassign_at: tuple = ()
+    reassign_distance: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,10 @@ def _from_dict(data: dict, where: str) -> GraspConfig:
         for k, v in sec.items():
             typ = type(getattr(cls(), k))
             try:
-                vals[k] = typ(v) if typ is not bool else bool(v)
+                if typ is tuple:
+                    vals[k] = tuple(float(x) for x in (v or ()))
+                else:
+                    vals[k] = typ(v) if typ is not bool else bool(v)
             except (TypeError, ValueError) as exc:
                 raise GraspConfigError(f"{where}.{name}.{k}: expected {typ.__name__}, got {v!r}") from exc
         kwargs[name] = cls(**vals)
@@ -162,6 +167,9 @@ def _from_dict(data: dict, where: str) -> GraspConfig:
                                f"got {cfg.energy.penetration!r}")
     if cfg.init.contacts not in ("random", "nearest"):
         raise GraspConfigError(f"{where}.init.contacts must be 'random' or 'nearest', got {cfg.init.contacts!r}")
+    if any(not 0.0 <= f < 1.0 for f in cfg.refine.reassign_at):
+        raise GraspConfigError(f"{where}.refine.reassign_at: fractions of the phase in [0, 1) required, "
+                               f"got {list(cfg.refine.reassign_at)}")
     if cfg.hand.contacts_per_object < 1 or cfg.langevin.steps < 0 or cfg.refine.steps < 0:
         raise GraspConfigError(f"{where}: contacts_per_object >= 1 and non-negative step counts required")
     return cfg

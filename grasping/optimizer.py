@@ -18,10 +18,13 @@ Phase B: Adam (``lr_q``, ``lr_w``) on ``q`` and ``w`` with ``w_dis = w_dis_refin
 ``lr_final < 1`` (a dexsafe option) the rates decay by a cosine to ``lr_final`` times their start.
 With ``reseat_every > 0`` (a dexsafe option; MultiGrasp freezes the contacts here) every that many
 steps, until ``reseat_until`` of the phase, each contact may move to the patch of its finger nearest
-its object, kept per sample where that lowers the energy (``reseat``).
+its object, kept per sample where that lowers the energy (``reseat``). At each fraction in
+``reassign_at`` (a dexsafe option) every object whose contacts are on average more than
+``reassign_distance`` from it gets the patches nearest it anew, on any finger
+(``contact_assignment.reassigned_contacts``).
 The time budget is split 80/20 between the phases (the paper's 6500/1500 is 81/19); a phase
 that runs out of time stops early and says so in the result. Each phase's schedules (step size,
-temperature, joint scale; learning-rate decay, re-seating) advance by steps or by the phase's
+temperature, joint scale; learning-rate decay, re-seating, re-assignment) advance by steps or by the phase's
 share of the budget, whichever is further along, so a run the budget cuts still ends annealed
 instead of stopping mid-schedule at full step size.
 """
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dexsafe.grasping.config import GraspConfig
+from dexsafe.grasping.contact_assignment import reassigned_contacts
 from dexsafe.grasping.energy import GraspEnergy
 
 PHASE_A_SHARE = 0.8
@@ -202,6 +206,7 @@ def refine(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.Gen
     cpi = st.cpi
     opt = torch.optim.Adam([{"params": [q], "lr": c.lr_q}, {"params": [w], "lr": c.lr_w}])
     base = [c.lr_q, c.lr_w]
+    pending = sorted(c.reassign_at)
     start = time.monotonic()
     for t in range(c.steps):
         done = _schedule_step(t, c.steps, start, deadline) / max(1, c.steps)
@@ -209,6 +214,11 @@ def refine(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.Gen
             reached["refine"] = done + 1 / max(1, c.steps)
         if c.reseat_every > 0 and t % c.reseat_every == 0 and done < c.reseat_until:
             cpi, w_new, _ = reseat(energy, q.detach(), cpi, w.detach(), energy.cfg.w_dis_refine)
+            with torch.no_grad():
+                w.copy_(w_new)
+        while pending and done >= pending[0]:
+            pending.pop(0)
+            cpi, w_new, _ = reassigned_contacts(energy, q.detach(), cpi, w.detach(), c.reassign_distance)
             with torch.no_grad():
                 w.copy_(w_new)
         # Cosine decay from lr to lr * lr_final over the phase (lr_final = 1: constant, as MultiGrasp).

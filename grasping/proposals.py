@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from dexsafe.grasping.config import GraspConfig, load_config
+from dexsafe.grasping.contact_assignment import nearest_contacts
 from dexsafe.grasping.energy import TERM_NAMES, EnergyTerms, GraspEnergy
 from dexsafe.grasping.hand_model import HandModel
 from dexsafe.grasping.object_sdf import PlacedObject, make_sdf
@@ -231,43 +232,14 @@ class GraspProposer:
         n_c = energy.num_contacts
         pool = hand.num_contact_candidates
         if cfg.contacts == "nearest":
-            cpi = self._nearest_contacts(energy, q, gen)
+            among = max(1, int(round(cfg.nearest_fraction * pool)))
+            cpi = nearest_contacts(energy, q, among, gen)
         elif pool >= n_c:
             cpi = torch.rand(B, pool, generator=gen).argsort(1)[:, :n_c]
         else:
             cpi = torch.randint(0, pool, (B, n_c), generator=gen)
         cpw = torch.zeros(B, n_c, 4, dtype=dt)
         return OptimState(q, cpi, cpw)
-
-    def _nearest_contacts(self, energy: GraspEnergy, q: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """Contact slots filled one at a time, object by object: each draws uniformly among the
-        ``nearest_fraction`` of the pool closest to its object (signed distance of the patch
-        centre, initial pose) that lie on links no earlier slot of the sample uses, and on
-        fingers no earlier slot of the same object uses: one link does not serve two contacts,
-        and an object's contacts oppose each other from different fingers."""
-        hand, K, B = self.hand, energy.k, q.shape[0]
-        P = hand.num_contact_candidates
-        m = max(1, int(round(self.config.init.nearest_fraction * P)))
-        fk = hand.forward_kinematics(q)
-        centres = hand.transform(fk, hand.cand_body, hand.cand_corners.mean(1))  # (B, P, 3)
-        used = torch.zeros(B, len(hand.bodies), dtype=torch.bool)
-        chain = hand.finger_of_body[hand.cand_body]  # (P,) finger (chain) of each candidate
-        rows = torch.arange(B)
-        out = []
-        for obj in energy.objects:
-            dist = obj.distance(centres)
-            fingers = torch.zeros(B, len(hand.bodies), dtype=torch.bool)
-            for _ in range(K):
-                blocked = used[:, hand.cand_body] | fingers[:, chain]  # (B, P)
-                d = torch.where(blocked, torch.full_like(dist, float("inf")), dist)
-                near = d.argsort(1)[:, :m]
-                pick = near[rows, torch.randint(0, m, (B,), generator=gen)]
-                # Where every candidate is blocked (tiny pools), fall back to the nearest one.
-                pick = torch.where(torch.isinf(d[rows, pick]), dist.argmin(1), pick)
-                used[rows, hand.cand_body[pick]] = True
-                fingers[rows, chain[pick]] = True
-                out.append(pick)
-        return torch.stack(out, 1)
 
     # --- the request ------------------------------------------------------------------------
     def propose(self, objects: list[ObjectPose], *, num: int = 8, batch: int | None = None,

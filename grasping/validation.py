@@ -275,3 +275,10 @@ def validate_proposals(hand: HandModel, objects: list[ObjectPose], proposals: li
         out.append(p.validation)
     return out
 
+
+def validated_first(proposals: list[Proposal]) -> list[Proposal]:
+    """The proposals that pass the filter and hold in MuJoCo first, the rest after; each group in
+    its given order (the proposer's ranking)."""
+    def holds(p: Proposal) -> bool:
+        return bool(p.passed_filter and p.validation is not None and p.validation.passed)
+    return [p for p in proposals if holds(p)] + [p for p in proposals if not holds(p)]

@@ -9,7 +9,8 @@ the sim's ``/dexsafe/objects`` (dexsafe/msg/SceneObjects, reliable; when
 The response holds the ``num_proposals`` best proposals, ranked (filter-passing first, then
 by energy): wrist (``hand_base``) pose in ``world``, finger joints (the description's
 commanded joints, then its passive ones), contacts per object, the weighted energy terms,
-and, for the ``validate_top`` best, the MuJoCo validation (gravity test + close-and-lift).
+and, for the ``validate_top`` best, the MuJoCo validation (gravity test + close-and-lift);
+those that pass it move to the front.
 The best ``marker_proposals`` are drawn on ``/dexsafe/grasp_markers``
 (visualization_msgs/MarkerArray, transient-local). A bad request (unknown id, NaN pose,
 no objects, counts or budgets out of range) gets ``success = false`` and the reason; the
@@ -146,7 +147,7 @@ class GraspProposerNode(Node):
     # --- the service ---------------------------------------------------------------------------
     def _on_propose(self, req, resp):
         from dexsafe.grasping.proposals import GraspRequestError
-        from dexsafe.grasping.validation import validate_proposals
+        from dexsafe.grasping.validation import validate_proposals, validated_first
 
         try:
             self._check(req)
@@ -165,6 +166,7 @@ class GraspProposerNode(Node):
                 if k:
                     validate_proposals(self.proposer.hand, objects, ps.proposals[:k], self.scene.table.height,
                                        table_size=self.scene.table.size)
+                    ps.proposals = validated_first(ps.proposals)
         except (GraspRequestError, ValueError) as exc:
             resp.success, resp.message = False, str(exc)
             return resp

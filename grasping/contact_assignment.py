@@ -1,0 +1,83 @@
+"""Which hand patch serves which contact slot: the nearest-patch assignment used to start the
+optimiser (``init.contacts: nearest``) and to re-assign an object's contacts mid-run
+(``refine.reassign_at``).
+
+A slot of object ``j`` is a candidate patch (``HandModel`` contact candidates); slots are ordered
+object by object, ``K`` per object (``GraspEnergy.k``). Distances are the objects' signed distances
+of the patch centres at the hand pose ``q``, m.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dexsafe.grasping.energy import GraspEnergy
+
+
+def patch_distances(energy: GraspEnergy, q: torch.Tensor) -> list[torch.Tensor]:
+    """Per object, the signed distance (B, P) of every candidate patch centre at ``q``, m."""
+    hand = energy.hand
+    with torch.no_grad():
+        fk = hand.forward_kinematics(q)
+        centres = hand.transform(fk, hand.cand_body, hand.cand_corners.mean(1))  # (B, P, 3)
+        return [obj.distance(centres) for obj in energy.objects]
+
+
+def nearest_contacts(energy: GraspEnergy, q: torch.Tensor, among: int = 1, generator: torch.Generator | None = None,
+                     keep: torch.Tensor | None = None, current: torch.Tensor | None = None) -> torch.Tensor:
+    """Contact slots (B, O*K) filled object by object, each drawn uniformly among the ``among`` patches
+    nearest its object (the nearest for ``among = 1``) that lie on a link no other slot of the sample
+    uses and on a finger no other slot of the same object uses: one link does not serve two
+    contacts, and an object's contacts come from different fingers, so they can oppose.
+
+    ``keep`` (B, O) bool with ``current`` (B, O*K): objects whose slots stay as they are; their links
+    are taken before the others are filled. Where every patch is blocked (tiny pools), a slot takes
+    its object's nearest patch.
+    """
+    hand, K, B = energy.hand, energy.k, q.shape[0]
+    n_obj = len(energy.objects)
+    body, chain = hand.cand_body, hand.finger_of_body[hand.cand_body]  # (P,), (P,)
+    keep = torch.zeros(B, n_obj, dtype=torch.bool) if keep is None else keep.cpu()
+    out = torch.zeros(B, n_obj * K, dtype=torch.long) if current is None else current.cpu().clone()
+    dists = [d.cpu() for d in patch_distances(energy, q)]
+    rows = torch.arange(B)
+    used = torch.zeros(B, len(hand.bodies), dtype=torch.bool)
+    for j in range(n_obj):
+        for s in range(j * K, (j + 1) * K):
+            used[rows[keep[:, j]], body[out[keep[:, j], s]]] = True
+    for j, dist in enumerate(dists):
+        fill = ~keep[:, j]
+        fingers = torch.zeros(B, len(hand.bodies), dtype=torch.bool)
+        for s in range(j * K, (j + 1) * K):
+            blocked = used[:, body] | fingers[:, chain]  # (B, P)
+            d = torch.where(blocked, torch.full_like(dist, float("inf")), dist)
+            if among > 1:
+                near = d.argsort(1)[:, :among]
+                pick = near[rows, torch.randint(0, among, (B,), generator=generator)]
+            else:
+                pick = d.argmin(1)
+            pick = torch.where(torch.isinf(d[rows, pick]), dist.argmin(1), pick)
+            out[:, s] = torch.where(fill, pick, out[:, s])
+            used[rows[fill], body[pick[fill]]] = True
+            fingers[rows[fill], chain[pick[fill]]] = True
+    return out.to(q.device)
+
+
+def reassigned_contacts(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor, cpw: torch.Tensor,
+                        max_distance: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every object whose contacts are on average more than ``max_distance`` m from it gets all its
+    slots anew from ``nearest_contacts`` at the current pose (patch weights reset to the patch
+    centre); the other objects keep theirs. Returns (cpi, cpw, reassigned (B, O) bool).
+
+    Why: contacts are tied to their fingers in phase B (re-seating stays on the finger), so an
+    object whose contacts were given to fingers that cannot reach it (the thumb split between two
+    objects, a finger on the far side of the other object) keeps them centimetres away to the end.
+    """
+    with torch.no_grad():
+        t = energy.terms(q, cpi, cpw, normal_noise=0.0)
+        far = t.contact_distance_per_object > max_distance  # (B, O)
+        if not bool(far.any()):
+            return cpi, cpw, far
+        new = nearest_contacts(energy, q, keep=~far, current=cpi)
+        changed = (new != cpi)[..., None]
+        return new, torch.where(changed, torch.zeros_like(cpw), cpw), far
