@@ -1,6 +1,6 @@
 """Which hand patch serves which contact slot: the nearest-patch assignment used to start the
-optimiser (``init.contacts: nearest``) and to re-assign an object's contacts mid-run
-(``refine.reassign_at``).
+optimiser (``init.contacts: nearest``), re-seating a contact along its finger
+(``refine.reseat_every``) and re-assigning an object's contacts mid-run (``refine.reassign_at``).
 
 A slot of object ``j`` is a candidate patch (``HandModel`` contact candidates); slots are ordered
 object by object, ``K`` per object (``GraspEnergy.k``). Distances are the objects' signed distances
@@ -81,3 +81,41 @@ def reassigned_contacts(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor,
         new = nearest_contacts(energy, q, keep=~far, current=cpi)
         changed = (new != cpi)[..., None]
         return new, torch.where(changed, torch.zeros_like(cpw), cpw), far
+
+
+def reseated_contacts(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor) -> torch.Tensor:
+    """Each contact slot moved to the candidate patch nearest its object (signed distance of the patch
+    centre at ``q``) among those on the same finger and on no link another slot of the sample uses.
+
+    Why: candidate patches are small and sparse, so the patch a slot holds is often millimetres
+    from where its finger actually touches the object; the penetration hinge of the touching part
+    then balances the contact-distance pull and the contact never closes (a stall, not a minimum).
+    """
+    hand, K = energy.hand, energy.k
+    body = hand.cand_body
+    chain = hand.finger_of_body[body]  # (P,)
+    with torch.no_grad():
+        out = cpi.clone()
+        for j, dist in enumerate(patch_distances(energy, q)):  # (B, P) each
+            for k in range(K):
+                s = j * K + k
+                others = torch.cat([out[:, :s], out[:, s + 1:]], 1)
+                allowed = (chain[None, :] == chain[out[:, s]][:, None]) & \
+                    ~(body[None, :, None] == body[others][:, None, :]).any(-1)
+                allowed[torch.arange(q.shape[0]), out[:, s]] = True  # staying put is always allowed
+                out[:, s] = torch.where(allowed, dist, torch.full_like(dist, float("inf"))).argmin(1)
+    return out
+
+
+def reseat(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor, cpw: torch.Tensor,
+           w_dis: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``reseated_contacts`` kept per sample where it lowers the (noise-free) energy; moved slots start
+    at their patch centre. Returns (cpi, cpw, moved (B,) bool)."""
+    with torch.no_grad():
+        new = reseated_contacts(energy, q, cpi)
+        changed = new != cpi
+        w_new = torch.where(changed[..., None], torch.zeros_like(cpw), cpw)
+        e_old, _ = energy.energy(q, cpi, cpw, w_dis=w_dis, normal_noise=0.0)
+        e_new, _ = energy.energy(q, new, w_new, w_dis=w_dis, normal_noise=0.0)
+        keep = (e_new < e_old) & changed.any(1)
+        return (torch.where(keep[:, None], new, cpi), torch.where(keep[:, None, None], w_new, cpw), keep)

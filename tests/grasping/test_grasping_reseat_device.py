@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dexsafe.grasping.config import load_config
-from dexsafe.grasping.optimizer import reseat, reseated_contacts
+from dexsafe.grasping.contact_assignment import reseat, reseated_contacts
 from dexsafe.grasping.proposals import GraspProposer, ObjectPose, resolve_device
 from dexsafe.sim.scene_spec import ObjectSpec
 
