@@ -37,6 +37,7 @@ import torch
 from dexsafe.grasping.config import EnergyConfig
 from dexsafe.grasping.hand_model import HandModel
 from dexsafe.grasping.object_sdf import PlacedObject, surface_samples
+from dexsafe.grasping.penetration import points_in_boxes, sphere_overlaps, spheres_in_object
 
 TERM_NAMES = ("force_closure", "contact_distance", "penetration", "joint_limits")
 
@@ -88,6 +89,7 @@ class GraspEnergy:
         # Object surface points in world (fixed), for the depth of the hand's box geoms in the objects.
         self.object_points = [torch.tensor(surface_samples(o.spec), dtype=hand.dtype, device=o.position.device)
                               @ o.rotation.to(hand.dtype).T + o.position.to(hand.dtype) for o in objects]
+        self.object_points_all = torch.cat(self.object_points)  # (N, 3)
 
     @property
     def num_contacts(self) -> int:
@@ -125,19 +127,16 @@ class GraspEnergy:
         pen_obj = torch.zeros(B, dtype=q.dtype, device=q.device)
         depth = torch.zeros(B, dtype=q.dtype, device=q.device)
         for obj in self.objects:
-            d = torch.relu(radius - obj.distance(surf))
-            pen_obj = pen_obj + d.sum(1)
-            depth = torch.maximum(depth, d.max(1).values)
+            total, deepest = spheres_in_object(obj, surf, radius)
+            pen_obj = pen_obj + total
+            depth = torch.maximum(depth, deepest)
         if self.cfg.penetration == "spheres" and len(hand.box_body):
-            d = self._object_points_in_boxes(fk)
-            pen_obj = pen_obj + d.sum(1)
-            depth = torch.maximum(depth, d.max(1).values)
-        kp = hand.keypoints(fk)
-        a, b = hand.kp_pairs[:, 0], hand.kp_pairs[:, 1]
-        gap = torch.index_select(kp, 1, a) - torch.index_select(kp, 1, b)  # (B, pairs, 3)
-        overlap = torch.relu(hand.kp_radius[a] + hand.kp_radius[b] - gap.norm(dim=-1))
-        pen_self = overlap.sum(1)
-        depth = torch.maximum(depth, overlap.max(1).values if overlap.shape[1] else depth)
+            centre, rot = hand.box_frames(fk)
+            total, deepest = points_in_boxes(self.object_points_all.to(centre), centre, rot, hand.box_half.to(centre))
+            pen_obj = pen_obj + total
+            depth = torch.maximum(depth, deepest)
+        pen_self, deepest = sphere_overlaps(hand.keypoints(fk), hand.kp_radius.to(q), hand.kp_pairs.to(q.device))
+        depth = torch.maximum(depth, deepest)
         if self.table_height is not None:
             below = torch.relu(self.table_height - (surf[..., 2] - radius))
             pen_table = below.sum(1)
@@ -150,16 +149,6 @@ class GraspEnergy:
             joint_limits=joint, fc_per_object=fc, contact_distance_per_object=dis.mean(2), pen_object=pen_obj,
             pen_self=pen_self, pen_table=pen_table, max_depth=depth, contacts=x, contact_phi=phi.reshape(B, n_obj * K),
             contact_normals=n.reshape(B, n_obj * K, 3))
-
-    def _object_points_in_boxes(self, fk) -> torch.Tensor:
-        """(B, P) depth of every object surface point inside each of the hand's box geoms, m (0 outside)."""
-        centre, rot = self.hand.box_frames(fk)  # (B, G, 3), (B, G, 3, 3)
-        half = self.hand.box_half.to(centre)[None, :, None]
-        out = []
-        for x in self.object_points:
-            local = (x.to(centre)[None, None] - centre[:, :, None]) @ rot  # rows: R^T (x - c), (B, G, N, 3)
-            out.append(torch.relu(-(local.abs() - half).amax(-1)).flatten(1))
-        return torch.cat(out, 1)
 
     def energy(self, q, cpi, cpw, generator=None, w_dis: float | None = None, normal_noise: float | None = None):
         """Total energy (B,) and the terms."""

@@ -13,6 +13,7 @@ import torch
 
 from dexsafe.grasping.config import load_config
 from dexsafe.grasping.hand_model import HandModel
+from dexsafe.grasping.penetration import points_in_boxes
 from dexsafe.grasping.proposals import GraspProposer, ObjectPose
 from dexsafe.grasping.validation import GraspValidator
 from dexsafe.sim.scene_spec import ObjectSpec
@@ -45,7 +46,8 @@ def depths(hand_name: str, mode: str, n: int = 200) -> tuple[np.ndarray, np.ndar
         r = hand.pen_radius if mode == "spheres" else 0.0
         ours = torch.stack([torch.relu(r - o.query(pts)[0]).max(1).values for o in energy.objects], 1).max(1).values
         if mode == "spheres":  # the energy adds object points inside the hand's boxes
-            ours = torch.maximum(ours, energy._object_points_in_boxes(fk).max(1).values)
+            centre, rot = hand.box_frames(fk)
+            ours = torch.maximum(ours, points_in_boxes(energy.object_points_all, centre, rot, hand.box_half)[1])
     v = GraspValidator(hand, objs, table_height=0.3)
     theirs = np.array([v.penetration_depth(gp._proposal("p", i, energy, st, t, e, False, [])) for i in range(n)])
     return ours.numpy(), theirs
