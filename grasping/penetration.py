@@ -7,6 +7,8 @@ links, so each function first finds, without autograd, the (sample, element) pai
 radius plus the sphere's radius cannot reach it), then evaluates the exact depth on those alone.
 The results equal the dense sums: the pairs left out contribute exactly 0 and no gradient. On a
 CPU this is what a grasp-optimiser step mostly spends its time on, so it is 2-3x cheaper.
+(``points_in_boxes`` uses the exact inside test itself as the filter: a flat box's bounding sphere
+holds far more points than the box.)
 """
 
 from __future__ import annotations
@@ -44,14 +46,16 @@ def sphere_overlaps(centres: torch.Tensor, radius: torch.Tensor,
     """Overlap ``relu(r_a + r_b - |c_a - c_b|)`` of the sphere pairs ``pairs`` (P, 2) (centres
     (B, K, 3), radii (K,), m): summed and deepest per sample."""
     B, K = centres.shape[:2]
-    a, b = pairs[:, 0], pairs[:, 1]
-    reach = radius[a] + radius[b]
+    checked = torch.zeros(K, K, dtype=torch.bool, device=centres.device)
+    checked[pairs[:, 0], pairs[:, 1]] = True
     with torch.no_grad():
-        gap = (torch.index_select(centres, 1, a) - torch.index_select(centres, 1, b)).norm(dim=-1)
-        sample, pair = (gap < reach + BOUND_SLACK).nonzero(as_tuple=True)
+        # All K x K distances at once: several times faster than gathering the listed pairs.
+        gap = torch.cdist(centres, centres, compute_mode="donot_use_mm_for_euclid_dist")
+        reach = radius[:, None] + radius[None, :]
+        sample, a, b = ((gap < reach + BOUND_SLACK) & checked).nonzero(as_tuple=True)
     flat = centres.reshape(B * K, 3)
-    d = flat.index_select(0, sample * K + a[pair]) - flat.index_select(0, sample * K + b[pair])
-    return _per_sample(torch.relu(reach[pair] - d.norm(dim=-1)), sample, B)
+    d = flat.index_select(0, sample * K + a) - flat.index_select(0, sample * K + b)
+    return _per_sample(torch.relu(radius[a] + radius[b] - d.norm(dim=-1)), sample, B)
 
 
 def points_in_boxes(points: torch.Tensor, centre: torch.Tensor, rot: torch.Tensor,
@@ -61,9 +65,11 @@ def points_in_boxes(points: torch.Tensor, centre: torch.Tensor, rot: torch.Tenso
     summed and deepest per sample."""
     B, G = centre.shape[:2]
     with torch.no_grad():
-        corner = half.norm(dim=-1)  # (G,) no point farther than this from a box centre is inside it
-        gap = (points[None, None] - centre[:, :, None]).norm(dim=-1)  # (B, G, N)
-        sample, box, point = (gap < corner[None, :, None] + BOUND_SLACK).nonzero(as_tuple=True)
+        # The exact test, without autograd: a box's half-diagonal is a loose bound (a flat palm box
+        # has tens of thousands of object points within it, about a hundred inside).
+        local = (points[None, None] - centre[:, :, None]) @ rot  # (B, G, N, 3), rows: R^T (p - c)
+        inside = (local.abs() - half[None, :, None]).amax(-1) < BOUND_SLACK
+        sample, box, point = inside.nonzero(as_tuple=True)
     flat = sample * G + box
     c = centre.reshape(B * G, 3).index_select(0, flat)
     R = rot.reshape(B * G, 3, 3).index_select(0, flat)
