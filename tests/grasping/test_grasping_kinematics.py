@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -22,9 +23,18 @@ from dexsafe.grasping.rotation import (
 HANDS = ["dexsafe_hand", "shadow_hand"]
 
 
+# A test hand whose tree has what neither real hand has: a slide joint, a body with two hinges (one
+# off its origin) and, at one depth, a slide beside an off-origin hinge (``forward_kinematics`` pads them).
+SYNTHETIC = str(Path(__file__).parent / "data" / "synth_hand.yaml")
+
+
 @pytest.fixture(scope="module", params=HANDS)
 def hand(request):
     return HandModel(request.param, dtype=torch.float64)
+
+
+def test_fk_matches_mujoco_with_slides_and_several_joints_per_body():
+    test_fk_matches_mujoco_at_random_configurations(HandModel(SYNTHETIC, dtype=torch.float64))
 
 
 def _random_config(hm: HandModel, rng):
