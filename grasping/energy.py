@@ -87,9 +87,9 @@ class GraspEnergy:
         self.table_height = table_height if cfg.table else None
         self.centres = torch.stack([o.position.to(hand.dtype) for o in objects])  # (O, 3)
         # Object surface points in world (fixed), for the depth of the hand's box geoms in the objects.
-        self.object_points = [torch.tensor(surface_samples(o.spec), dtype=hand.dtype, device=o.position.device)
-                              @ o.rotation.to(hand.dtype).T + o.position.to(hand.dtype) for o in objects]
-        self.object_points_all = torch.cat(self.object_points)  # (N, 3)
+        self.object_points = torch.cat([  # (N, 3), all objects'
+            torch.tensor(surface_samples(o.spec), dtype=hand.dtype, device=o.position.device)
+            @ o.rotation.to(hand.dtype).T + o.position.to(hand.dtype) for o in objects])
 
     @property
     def num_contacts(self) -> int:
@@ -132,7 +132,7 @@ class GraspEnergy:
             depth = torch.maximum(depth, deepest)
         if self.cfg.penetration == "spheres" and len(hand.box_body):
             centre, rot = hand.box_frames(fk)
-            total, deepest = points_in_boxes(self.object_points_all.to(centre), centre, rot, hand.box_half.to(centre))
+            total, deepest = points_in_boxes(self.object_points.to(centre), centre, rot, hand.box_half.to(centre))
             pen_obj = pen_obj + total
             depth = torch.maximum(depth, deepest)
         pen_self, deepest = sphere_overlaps(hand.keypoints(fk), hand.kp_radius.to(q), hand.kp_pairs.to(q.device))

@@ -47,7 +47,7 @@ def depths(hand_name: str, mode: str, n: int = 200) -> tuple[np.ndarray, np.ndar
         ours = torch.stack([torch.relu(r - o.query(pts)[0]).max(1).values for o in energy.objects], 1).max(1).values
         if mode == "spheres":  # the energy adds object points inside the hand's boxes
             centre, rot = hand.box_frames(fk)
-            ours = torch.maximum(ours, points_in_boxes(energy.object_points_all, centre, rot, hand.box_half)[1])
+            ours = torch.maximum(ours, points_in_boxes(energy.object_points, centre, rot, hand.box_half)[1])
     v = GraspValidator(hand, objs, table_height=0.3)
     theirs = np.array([v.penetration_depth(gp._proposal("p", i, energy, st, t, e, False, [])) for i in range(n)])
     return ours.numpy(), theirs

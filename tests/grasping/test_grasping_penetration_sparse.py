@@ -73,7 +73,7 @@ def test_object_points_in_boxes_equal_the_dense_sum(batch):
     if not len(hand.box_body):
         pytest.skip("this hand has no box geoms")
     centre, rot = hand.box_frames(hand.forward_kinematics(q))
-    pts = energy.object_points_all
+    pts = energy.object_points
     local = (pts[None, None] - centre[:, :, None]) @ rot
     d = torch.relu(-(local.abs() - hand.box_half[None, :, None]).amax(-1)).flatten(1)
     check(points_in_boxes(pts, centre, rot, hand.box_half), (d.sum(1), d.max(1).values), q)

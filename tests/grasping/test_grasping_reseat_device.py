@@ -86,6 +86,11 @@ def test_hand_model_moves_every_tensor_to_a_device(proposer):
             assert v.device.type == "meta", name
     assert all(t.device.type == "meta" for pair in meta._joint_k.values() for t in pair)
     assert all(t.device.type == "cpu" for pair in hand._joint_k.values() for t in pair)
+    fk_tensors = lambda h: [t for level in h._fk_levels for t in (level.parent, level.pos, level.rot)]  # noqa: E731
+    fk_tensors_slots = lambda h: [t for level in h._fk_levels for s in level.slots  # noqa: E731
+                                  for t in (s.hinge_var, s.hinge_k, s.anchor, s.slide_var) if t is not None]
+    assert all(t.device.type == "meta" for t in fk_tensors(meta) + fk_tensors_slots(meta))
+    assert all(t.device.type == "cpu" for t in fk_tensors(hand) + fk_tensors_slots(hand))
 
 
 def test_device_names_resolve_or_fall_back_to_the_cpu_with_a_reason():
