@@ -33,6 +33,7 @@ class EnergyConfig:
     w_joint: float = 10.0
     fc_margin: float = 0.2
     normal_noise: float = 0.01
+    fc_rounding: float = 0.0
     table: bool = True
     penetration: str = "spheres"
 
@@ -86,6 +87,7 @@ class RefineConfig:
     lr_w: float = 0.1
     lr_final: float = 1.0
     reseat_every: int = 0
+    reseat_mode: str = "finger"
     reseat_until: float = 0.8
     reassign_at: tuple[float, ...] = ()  # fractions of the phase
     reassign_distance: float = 0.01
@@ -167,6 +169,11 @@ def _from_dict(data: dict, where: str) -> GraspConfig:
                                f"got {cfg.energy.penetration!r}")
     if cfg.init.contacts not in ("random", "nearest"):
         raise GraspConfigError(f"{where}.init.contacts must be 'random' or 'nearest', got {cfg.init.contacts!r}")
+    if cfg.refine.reseat_mode not in ("finger", "best"):
+        raise GraspConfigError(f"{where}.refine.reseat_mode must be 'finger' or 'best', got {cfg.refine.reseat_mode!r}")
+    if not 0.0 <= cfg.energy.fc_rounding <= 1.0:
+        raise GraspConfigError(f"{where}.energy.fc_rounding: a fraction of the smallest half extent in [0, 1] "
+                               f"required, got {cfg.energy.fc_rounding}")
     if any(not 0.0 <= f < 1.0 for f in cfg.refine.reassign_at):
         raise GraspConfigError(f"{where}.refine.reassign_at: fractions of the phase in [0, 1) required, "
                                f"got {list(cfg.refine.reassign_at)}")

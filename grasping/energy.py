@@ -7,7 +7,10 @@ For a batch of hand configurations ``q`` (``HandModel``), contact candidate indi
 - force closure, per object: ``FC_j = relu(|G_j n_j|^2 - m)`` with
   ``G_j = [I ... I; [x_1 - p_j]x ... [x_K - p_j]x]`` (6 x 3K), so
   ``|G_j n_j|^2 = |sum_k n_k|^2 + |sum_k (x_k - p_j) x n_k|^2``. ``n_k`` are the object's
-  normals at the contacts plus ``N(0, sigma^2)`` noise, renormalised. Torques are taken about
+  normals at the contacts plus ``N(0, sigma^2)`` noise, renormalised; with ``fc_rounding > 0``
+  (a dexsafe option) the normals of the objects with rounded edges (``rounded_normal``), which
+  vary along a flat face near its edges where the exact ones are constant (the filter evaluates
+  with ``rounding=0``). Torques are taken about
   the object's centre ``p_j`` (MultiGrasp takes the world origin, which it keeps within a
   few cm of the objects; dexsafe's objects stand on a table 0.4 m up);
 - contact distance: ``D = sum_j sum_k |phi_j(x_jk)|`` (m);
@@ -96,7 +99,8 @@ class GraspEnergy:
         return self.k * len(self.objects)
 
     def terms(self, q: torch.Tensor, cpi: torch.Tensor, cpw: torch.Tensor,
-              generator: torch.Generator | None = None, normal_noise: float | None = None) -> EnergyTerms:
+              generator: torch.Generator | None = None, normal_noise: float | None = None,
+              rounding: float | None = None) -> EnergyTerms:
         """All terms for a batch. ``normal_noise`` overrides the config's (0 for deterministic evaluation)."""
         hand, n_obj, K = self.hand, len(self.objects), self.k
         B = q.shape[0]
@@ -111,10 +115,13 @@ class GraspEnergy:
         phi = torch.stack(phis, 1)  # (B, O, K)
         n = torch.stack(normals, 1)  # (B, O, K, 3)
         sigma = self.cfg.normal_noise if normal_noise is None else normal_noise
+        rounding = self.cfg.fc_rounding if rounding is None else rounding
         n_fc = n
+        if rounding > 0:
+            n_fc = torch.stack([obj.rounded_normal(xo[:, j], rounding) for j, obj in enumerate(self.objects)], 1)
         if sigma > 0:
             # Drawn on the generator's device (the CPU), so a seed gives the same grasps on any device.
-            n_fc = n + sigma * torch.randn(n.shape, generator=generator, dtype=n.dtype).to(n.device)
+            n_fc = n_fc + sigma * torch.randn(n.shape, generator=generator, dtype=n.dtype).to(n.device)
             n_fc = n_fc / n_fc.norm(dim=-1, keepdim=True).clamp_min(1e-9)
         force = n_fc.sum(2)  # (B, O, 3)
         torque = torch.cross(xo - self.centres[None, :, None], n_fc, dim=-1).sum(2)
@@ -150,7 +157,8 @@ class GraspEnergy:
             pen_self=pen_self, pen_table=pen_table, max_depth=depth, contacts=x, contact_phi=phi.reshape(B, n_obj * K),
             contact_normals=n.reshape(B, n_obj * K, 3))
 
-    def energy(self, q, cpi, cpw, generator=None, w_dis: float | None = None, normal_noise: float | None = None):
+    def energy(self, q, cpi, cpw, generator=None, w_dis: float | None = None, normal_noise: float | None = None,
+               rounding: float | None = None):
         """Total energy (B,) and the terms."""
-        t = self.terms(q, cpi, cpw, generator, normal_noise)
+        t = self.terms(q, cpi, cpw, generator, normal_noise, rounding)
         return t.total(self.cfg, w_dis), t

@@ -45,6 +45,13 @@ class ObjectSDF:
         """``phi`` alone (..., m): the same values as ``self(x)[0]``, without the normals' cost."""
         return self(x)[0]
 
+    def rounded_normal(self, x: torch.Tensor, rounding: float) -> torch.Tensor:
+        """Outward unit normal (..., 3) of the object with its edges rounded by ``rounding`` times its
+        smallest half extent: on a flat face within that distance of an edge the normal already turns
+        towards the next face, so it varies with ``x`` there (the exact normal of a face is constant).
+        Smooth shapes return their normal."""
+        return self(x)[1]
+
     @property
     def bounding_radius(self) -> float:
         """Radius of a sphere about the origin containing the object, m."""
@@ -79,6 +86,12 @@ class BoxSDF(ObjectSDF):
         q = x.abs() - self.h.to(x)
         out_d = q.clamp_min(0).norm(dim=-1)
         return torch.where(out_d <= EPS, q.max(dim=-1).values, out_d)
+
+    def rounded_normal(self, x, rounding):
+        h = self.h.to(x)
+        inner = BoxSDF.__new__(BoxSDF)
+        inner.h = (h - rounding * h.min()).clamp_min(1e-4)
+        return inner(x)[1]
 
     @property
     def bounding_radius(self):
@@ -122,6 +135,12 @@ class CylinderSDF(ObjectSDF):
         n_in = torch.where((dr > dz)[..., None], radial, axial)
         phi = torch.where(inside, torch.maximum(dr, dz), out_d)
         return phi, torch.where(inside[..., None], n_in, n_out)
+
+    def rounded_normal(self, x, rounding):
+        cut = rounding * min(self.r, self.hz)
+        inner = CylinderSDF.__new__(CylinderSDF)
+        inner.r, inner.hz = max(self.r - cut, 1e-4), max(self.hz - cut, 1e-4)
+        return inner(x)[1]
 
     def distance(self, x):
         dr, dz = x[..., :2].norm(dim=-1) - self.r, x[..., 2].abs() - self.hz
@@ -319,6 +338,11 @@ class PlacedObject:
         p, R = self.position.to(x), self.rotation.to(x)
         phi, n = self.sdf((x - p) @ R)  # rows: R^T (x - p)
         return phi, n @ R.T  # rows: R n
+
+    def rounded_normal(self, x: torch.Tensor, rounding: float) -> torch.Tensor:
+        """World points (..., 3) -> ``ObjectSDF.rounded_normal`` in world (..., 3)."""
+        p, R = self.position.to(x), self.rotation.to(x)
+        return self.sdf.rounded_normal((x - p) @ R, rounding) @ R.T
 
     def distance(self, x: torch.Tensor) -> torch.Tensor:
         """World points (..., 3) -> ``phi`` (...), m (``query`` without the normals)."""

@@ -17,8 +17,10 @@ intervals scale by ``N / schedule_steps`` so a short run anneals as far as a lon
 Phase B: Adam (``lr_q``, ``lr_w``) on ``q`` and ``w`` with ``w_dis = w_dis_refine``; with
 ``lr_final < 1`` (a dexsafe option) the rates decay by a cosine to ``lr_final`` times their start.
 With ``reseat_every > 0`` (a dexsafe option; MultiGrasp freezes the contacts here) every that many
-steps, until ``reseat_until`` of the phase, each contact may move to the patch of its finger nearest
-its object, kept per sample where that lowers the energy (``reseat``). At each fraction in
+steps, until ``reseat_until`` of the phase, the contacts are re-seated: with ``reseat_mode: finger``
+each may move to the patch of its finger nearest its object, kept per sample where that lowers the
+energy (``reseat``); with ``best`` one sweep of ``best_contacts`` gives each slot in turn the patch
+minimising its object's FC + distance energy. At each fraction in
 ``reassign_at`` (a dexsafe option) every object whose contacts are on average more than
 ``reassign_distance`` from it gets the patches nearest it anew, on any finger
 (``contact_assignment.reassigned_contacts``).
@@ -39,7 +41,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dexsafe.grasping.config import GraspConfig
-from dexsafe.grasping.contact_assignment import reassigned_contacts, reseat
+from dexsafe.grasping.contact_assignment import best_contacts, reassigned_contacts, reseat
 from dexsafe.grasping.energy import GraspEnergy
 
 PHASE_A_SHARE = 0.8
@@ -172,7 +174,10 @@ def refine(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.Gen
         if reached is not None:
             reached["refine"] = done + 1 / max(1, c.steps)
         if c.reseat_every > 0 and t % c.reseat_every == 0 and done < c.reseat_until:
-            cpi, w_new, _ = reseat(energy, q.detach(), cpi, w.detach(), energy.cfg.w_dis_refine)
+            if c.reseat_mode == "best":
+                cpi, w_new, _ = best_contacts(energy, q.detach(), cpi, w.detach(), energy.cfg.w_dis_refine)
+            else:
+                cpi, w_new, _ = reseat(energy, q.detach(), cpi, w.detach(), energy.cfg.w_dis_refine)
             with torch.no_grad():
                 w.copy_(w_new)
         while pending and done >= pending[0]:

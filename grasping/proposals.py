@@ -267,7 +267,7 @@ class GraspProposer:
         run_energy = energy if self.device.type == "cpu" else self.energy_for(objects, table_height, self.device)
         res = optimise(run_energy, st.to(self.device), self.config, gen, time_budget, progress)
         with torch.no_grad():
-            e, terms = run_energy.energy(res.state.q, res.state.cpi, res.state.cpw, normal_noise=0.0)
+            e, terms = run_energy.energy(res.state.q, res.state.cpi, res.state.cpw, normal_noise=0.0, rounding=0.0)
         res.state, e, terms = res.state.to("cpu"), e.cpu(), terms.to("cpu")
         ok, failures = self.filter(terms)
         order = sorted(range(batch), key=lambda i: (not bool(ok[i]), float(e[i])))

@@ -1,5 +1,6 @@
-"""Nearest-patch contact assignment: the optimiser's start and the mid-run re-assignment of an
-object's contacts (``refine.reassign_at``), checked against a brute-force search."""
+"""Contact assignment: the nearest-patch start, the mid-run re-assignment of an object's contacts
+(``refine.reassign_at``) and the energy-minimising re-seat (``refine.reseat_mode: best``), checked
+against brute-force searches."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from dexsafe.grasping.config import GraspConfigError, load_config
-from dexsafe.grasping.contact_assignment import nearest_contacts, patch_distances, reassigned_contacts
+from dexsafe.grasping.contact_assignment import best_contacts, nearest_contacts, patch_distances, reassigned_contacts
 from dexsafe.grasping.proposals import GraspProposer, ObjectPose
 from dexsafe.sim.scene_spec import ObjectSpec
 
@@ -99,6 +100,40 @@ def test_only_objects_whose_contacts_are_far_are_reassigned(setup):
     # Where nothing is far, nothing moves.
     same, same_w, none = reassigned_contacts(energy, st.q, cpi, cpw, 10.0)
     assert not none.any() and torch.equal(same, cpi) and torch.equal(same_w, cpw)
+
+
+def _contact_energy(energy, q, cpi, cpw, w_dis):
+    """The two terms the contacts change, with the filter's exact normals: w_fc FC + w_dis distance (B,)."""
+    t = energy.terms(q, cpi, cpw, normal_noise=0.0, rounding=0.0)
+    return energy.cfg.w_fc * t.force_closure + w_dis * t.contact_distance
+
+
+def test_best_contacts_lower_the_contact_energy_under_the_rules(setup):
+    gp, energy, st = setup
+    hand, K, wd = gp.hand, energy.k, energy.cfg.w_dis_refine
+    cpi = nearest_contacts(energy, st.q)
+    cpw = torch.randn(cpi.shape + (4,), dtype=st.cpw.dtype, generator=torch.Generator().manual_seed(4))
+    before = _contact_energy(energy, st.q, cpi, cpw, wd)
+    new, new_w, moved = best_contacts(energy, st.q, cpi, cpw, wd)
+    _rules_hold(hand, new, K)
+    assert not ((new != cpi) & ~moved).any(), "a slot on a new patch is a moved slot"
+    assert (new_w[moved] == 0).all() and torch.equal(new_w[~moved], cpw[~moved])
+    after = _contact_energy(energy, st.q, new, new_w, wd)
+    assert (after <= before + 1e-5).all()
+    assert (after < before - 1e-3).any(), "the nearest patches are not the best ones somewhere in the batch"
+    # The sweep ends with the last slot: no patch (centre) allowed there under the rules lowers the energy.
+    body, chain = hand.cand_body, hand.finger_of_body[hand.cand_body]
+    s = new.shape[1] - 1
+    for b in range(new.shape[0]):
+        links = {int(body[p]) for p in new[b, :s]}
+        fingers = {int(chain[p]) for p in new[b, s - K + 1:s]}
+        ok = [p for p in range(len(body)) if int(body[p]) not in links and int(chain[p]) not in fingers]
+        trial = new[b].repeat(len(ok), 1)
+        trial[:, s] = torch.tensor(ok)
+        w = new_w[b].repeat(len(ok), 1, 1)
+        w[:, s] = 0
+        e = _contact_energy(energy, st.q[b].repeat(len(ok), 1), trial, w, wd)
+        assert float(e.min()) >= float(after[b]) - 1e-5
 
 
 def test_refinement_reassigns_at_the_configured_fractions_and_stays_seeded():

@@ -36,12 +36,14 @@ def setup():
     return gp, energy, st
 
 
-@pytest.mark.parametrize("term", TERMS)
-def test_term_gradients_match_finite_differences(setup, term):
+@pytest.mark.parametrize("term, rounding", [(t, None) for t in TERMS] + [("force_closure", 0.0)])
+def test_term_gradients_match_finite_differences(setup, term, rounding):
+    """``rounding`` None: the profile's rounded-edge normals in FC (``energy.fc_rounding``); 0: exact normals."""
     gp, energy, st = setup
     q = st.q.clone().requires_grad_(True)
     w = st.cpw.clone().requires_grad_(True)
-    value = lambda q_, w_: getattr(energy.terms(q_, st.cpi, w_, normal_noise=0.0), term).sum()  # noqa: E731
+    value = lambda q_, w_: getattr(  # noqa: E731
+        energy.terms(q_, st.cpi, w_, normal_noise=0.0, rounding=rounding), term).sum()
     v = value(q, w)
     assert torch.isfinite(v)
     gq, gw = torch.autograd.grad(v, (q, w), allow_unused=True)

@@ -79,3 +79,33 @@ def test_voxel_sdf_matches_trimesh(tmp_path, monkeypatch):
     # Outside the grid the value keeps growing with distance.
     far = v(torch.tensor([[0.2, 0.0, 0.0]], dtype=torch.float64))[0].item()
     assert far == pytest.approx(0.2 - 0.03, abs=3e-3)
+
+
+def test_rounded_normals_turn_near_edges_only():
+    """``rounded_normal``: the exact normal on a face away from its edges, the normal of the box with
+    edges rounded by ``rounding x`` the smallest half extent within that band (so it varies with x
+    there), and exact at ``rounding = 0``."""
+    box = BoxSDF((0.04, 0.06, 0.08))  # half extents 0.02, 0.03, 0.04: band r = 0.5 * 0.02 = 0.01
+    d = torch.float64
+    centre = torch.tensor([[0.0, 0.0, 0.04]], dtype=d)
+    assert torch.allclose(box.rounded_normal(centre, 0.5), torch.tensor([[0.0, 0.0, 1.0]], dtype=d))
+    near = torch.tensor([[0.015, 0.0, 0.04]], dtype=d)  # 5 mm from the +x edge of the top face
+    n = box.rounded_normal(near, 0.5)
+    assert torch.allclose(n, torch.tensor([[0.005, 0.0, 0.01]], dtype=d) / np.hypot(0.005, 0.01))
+    assert torch.allclose(box.rounded_normal(near, 0.0), box(near)[1])
+    x = near.clone().requires_grad_(True)
+    g, = torch.autograd.grad(box.rounded_normal(x, 0.5)[0, 0], x)
+    assert g[0, 0] > 0, "the normal turns further towards +x as the point nears the edge"
+    cyl = CylinderSDF((0.02, 0.08))  # r = 0.02, hz = 0.04: band 0.5 * 0.02 = 0.01
+    side = torch.tensor([[0.02, 0.0, 0.0]], dtype=d)
+    assert torch.allclose(cyl.rounded_normal(side, 0.5), torch.tensor([[1.0, 0.0, 0.0]], dtype=d))
+    rim = torch.tensor([[0.02, 0.0, 0.035]], dtype=d)  # 5 mm below the top rim
+    assert torch.allclose(cyl.rounded_normal(rim, 0.5), torch.tensor([[0.01, 0.0, 0.005]], dtype=d)
+                          / np.hypot(0.01, 0.005))
+    ball = SphereSDF((0.03,))
+    p = torch.tensor([[0.01, 0.02, 0.02]], dtype=d)
+    assert torch.allclose(ball.rounded_normal(p, 0.5), ball(p)[1])
+    yaw = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=d)
+    placed = PlacedObject("b", None, box, torch.tensor([0.1, 0.0, 0.0], dtype=d), yaw)
+    w = placed.position + near @ placed.rotation.T
+    assert torch.allclose(placed.rounded_normal(w, 0.5), n @ placed.rotation.T)
