@@ -32,8 +32,9 @@ GROUP = "grasping"
 PAIRS = [("two_blocks", "red_block", "blue_block"), ("three_objects", "green_box", "yellow_cylinder"),
          ("three_objects", "yellow_cylinder", "glass_ball"), ("cup_and_block", "cup", "orange_block")]
 PAIR_GAP = 0.02  # m between the two objects' footprints
-BATCH = 128  # per proposal (one run, 4 pairs, 2 cores): dexsafe hand 0.30 s at 64, 0.23 s at 128; Shadow 0.39, 0.47
-BUDGET = 120.0  # s per pair; a batch of 128 takes 25-40 s on 2 cores
+BATCH = 128  # per proposal (one run, 4 pairs, 2 cores, 60+600 steps): dexsafe hand 0.30 s at 64, 0.23 s at 128;
+# Shadow Hand 0.39 s, 0.47 s
+BUDGET = 120.0  # s per pair; with 90+900 steps a batch of 128 takes 21-31 s (dexsafe hand), 43-63 s (Shadow Hand)
 VALIDATE_PER_PAIR = 4
 
 
