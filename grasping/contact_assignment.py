@@ -1,6 +1,8 @@
 """Which hand patch serves which contact slot: the nearest-patch assignment used to start the
 optimiser (``init.contacts: nearest``), re-seating a contact along its finger
-(``refine.reseat_every``) and re-assigning an object's contacts mid-run (``refine.reassign_at``).
+(``refine.reseat_every`` with ``reseat_mode: finger``) or to the patch minimising its object's
+contact energy (``best_contacts``, ``reseat_mode: best``) and re-assigning an object's contacts
+mid-run (``refine.reassign_at``).
 
 A slot of object ``j`` is a candidate patch (``HandModel`` contact candidates); slots are ordered
 object by object, ``K`` per object (``GraspEnergy.k``). Distances are the objects' signed distances
@@ -142,6 +144,10 @@ def best_contacts(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor, cpw: 
     B = q.shape[0]
     body, chain = hand.cand_body, hand.finger_of_body[hand.cand_body]  # (P,)
     rows = torch.arange(B, device=q.device)
+
+    def cost(force, torque, dist):  # the object's w_fc FC_j + w_dis sum_k |phi_jk|
+        return cfg.w_fc * torch.relu((force * force).sum(-1) + (torque * torque).sum(-1) - cfg.fc_margin) + wd * dist
+
     with torch.no_grad():
         fk = hand.forward_kinematics(q)
         centres = hand.transform(fk, body, hand.cand_corners.mean(1))  # (B, P, 3)
@@ -164,11 +170,6 @@ def best_contacts(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor, cpw: 
                 force = n_k.sum(1) - n_k[:, k]  # (B, 3) without slot k
                 torque = tau_k.sum(1) - tau_k[:, k]
                 dist = phi_k.abs().sum(1) - phi_k[:, k].abs()
-
-                def cost(f, t, d):
-                    fc = torch.relu((f * f).sum(-1) + (t * t).sum(-1) - cfg.fc_margin)
-                    return cfg.w_fc * fc + wd * d
-
                 stay = cost(force + n_k[:, k], torque + tau_k[:, k], dist + phi_k[:, k].abs())  # (B,)
                 alt = cost(force[:, None] + n_p, torque[:, None] + tau_p, dist[:, None] + phi_p.abs())  # (B, P)
                 alt = torch.where(blocked, torch.full_like(alt, float("inf")), alt)

@@ -101,7 +101,8 @@ class GraspEnergy:
     def terms(self, q: torch.Tensor, cpi: torch.Tensor, cpw: torch.Tensor,
               generator: torch.Generator | None = None, normal_noise: float | None = None,
               rounding: float | None = None) -> EnergyTerms:
-        """All terms for a batch. ``normal_noise`` overrides the config's (0 for deterministic evaluation)."""
+        """All terms for a batch. ``normal_noise`` and ``rounding`` override the config's ``normal_noise``
+        and ``fc_rounding`` (0 and 0 for the filter's deterministic evaluation with exact normals)."""
         hand, n_obj, K = self.hand, len(self.objects), self.k
         B = q.shape[0]
         fk = hand.forward_kinematics(q)

@@ -21,6 +21,8 @@ from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
+from dexsafe.ros_nodes.node_runtime import share_the_gil
+
 
 def ensure_local_discovery() -> int:
     """Keep DDS on loopback and pick a domain from the process id if none is set.
@@ -43,6 +45,7 @@ class RosHarness:
 
     def __init__(self, threads: int = 4) -> None:
         ensure_local_discovery()
+        share_the_gil()
         self.context = Context()
         rclpy.init(context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=threads, context=self.context)
