@@ -34,7 +34,7 @@ PAIRS = [("two_blocks", "red_block", "blue_block"), ("three_objects", "green_box
 PAIR_GAP = 0.02  # m between the two objects' footprints
 BATCH = 128  # per proposal (one run, 4 pairs, 2 cores, 60+600 steps): dexsafe hand 0.30 s at 64, 0.23 s at 128;
 # Shadow Hand 0.39 s, 0.47 s
-BUDGET = 120.0  # s per pair; with 90+900 steps a batch of 128 takes 21-31 s (dexsafe hand), 43-63 s (Shadow Hand)
+BUDGET = 120.0  # s per pair; with 90+900 steps a batch of 128 takes 24-35 s (dexsafe hand), 40-57 s (Shadow Hand)
 VALIDATE_PER_PAIR = 4
 
 

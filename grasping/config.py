@@ -88,6 +88,7 @@ class RefineConfig:
     lr_final: float = 1.0
     reseat_every: int = 0
     reseat_mode: str = "finger"
+    exclusive_fingers: bool = False
     reseat_until: float = 0.8
     reassign_at: tuple[float, ...] = ()  # fractions of the phase
     reassign_distance: float = 0.01

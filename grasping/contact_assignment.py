@@ -124,14 +124,17 @@ def reseat(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor, cpw: torch.T
 
 
 def best_contacts(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor, cpw: torch.Tensor,
-                  w_dis: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  w_dis: float | None = None,
+                  exclusive_fingers: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One sweep of discrete coordinate descent over the contact slots at the hand pose ``q``: slot by
     slot, the candidate patch (centre) that minimises its object's contact energy
     ``w_fc FC_j + w_dis sum_k |phi_j(x_jk)|`` (exact normals, no noise) with the other slots fixed,
     among patches on a link no other slot uses and a finger no other slot of the object uses; a
     slot moves only where that lowers the energy below its current point's. Returns (cpi, cpw,
     moved (B, O*K) bool); moved slots start at their patch centre (which may be the centre of the
-    patch they had).
+    patch they had). With ``exclusive_fingers`` (and at least as many fingers as contact slots) a
+    finger serves one object: patches on fingers any other slot uses are blocked, and a slot on a
+    finger shared with another slot moves to the best allowed patch whatever its energy.
 
     Why: the hand-object, self and table penetration terms do not depend on the contacts, so the
     choice of patches only changes these two terms and can be made exactly for all patches at once.
@@ -144,6 +147,7 @@ def best_contacts(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor, cpw: 
     B = q.shape[0]
     body, chain = hand.cand_body, hand.finger_of_body[hand.cand_body]  # (P,)
     rows = torch.arange(B, device=q.device)
+    exclusive = exclusive_fingers and int(chain.unique().numel()) >= energy.num_contacts
 
     def cost(force, torque, dist):  # the object's w_fc FC_j + w_dis sum_k |phi_jk|
         return cfg.w_fc * torch.relu((force * force).sum(-1) + (torque * torque).sum(-1) - cfg.fc_margin) + wd * dist
@@ -165,12 +169,16 @@ def best_contacts(energy: GraspEnergy, q: torch.Tensor, cpi: torch.Tensor, cpw: 
                 s = j * K + k
                 others = torch.cat([out[:, :s], out[:, s + 1:]], 1)
                 same_obj = torch.cat([out[:, j * K:s], out[:, s + 1:(j + 1) * K]], 1)
+                finger_users = others if exclusive else same_obj
                 blocked = (body[None, :, None] == body[others][:, None, :]).any(-1) | \
-                    (chain[None, :, None] == chain[same_obj][:, None, :]).any(-1)  # (B, P)
+                    (chain[None, :, None] == chain[finger_users][:, None, :]).any(-1)  # (B, P)
                 force = n_k.sum(1) - n_k[:, k]  # (B, 3) without slot k
                 torque = tau_k.sum(1) - tau_k[:, k]
                 dist = phi_k.abs().sum(1) - phi_k[:, k].abs()
                 stay = cost(force + n_k[:, k], torque + tau_k[:, k], dist + phi_k[:, k].abs())  # (B,)
+                if exclusive:  # a slot sharing its finger with another leaves it for any allowed patch
+                    shared = (chain[out[:, s]][:, None] == chain[others]).any(1)
+                    stay = torch.where(shared, torch.full_like(stay, float("inf")), stay)
                 alt = cost(force[:, None] + n_p, torque[:, None] + tau_p, dist[:, None] + phi_p.abs())  # (B, P)
                 alt = torch.where(blocked, torch.full_like(alt, float("inf")), alt)
                 best_cost, best = alt.min(1)

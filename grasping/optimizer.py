@@ -20,7 +20,7 @@ With ``reseat_every > 0`` (a dexsafe option; MultiGrasp freezes the contacts her
 steps, until ``reseat_until`` of the phase, the contacts are re-seated: with ``reseat_mode: finger``
 each may move to the patch of its finger nearest its object, kept per sample where that lowers the
 energy (``reseat``); with ``best`` one sweep of ``best_contacts`` gives each slot in turn the patch
-minimising its object's FC + distance energy. At each fraction in
+minimising its object's FC + distance energy (with ``exclusive_fingers``, one object per finger). At each fraction in
 ``reassign_at`` (a dexsafe option) every object whose contacts are on average more than
 ``reassign_distance`` from it gets the patches nearest it anew, on any finger
 (``contact_assignment.reassigned_contacts``).
@@ -175,7 +175,8 @@ def refine(energy: GraspEnergy, st: OptimState, cfg: GraspConfig, gen: torch.Gen
             reached["refine"] = done + 1 / max(1, c.steps)
         if c.reseat_every > 0 and t % c.reseat_every == 0 and done < c.reseat_until:
             if c.reseat_mode == "best":
-                cpi, w_new, _ = best_contacts(energy, q.detach(), cpi, w.detach(), energy.cfg.w_dis_refine)
+                cpi, w_new, _ = best_contacts(energy, q.detach(), cpi, w.detach(), energy.cfg.w_dis_refine,
+                                              c.exclusive_fingers)
             else:
                 cpi, w_new, _ = reseat(energy, q.detach(), cpi, w.detach(), energy.cfg.w_dis_refine)
             with torch.no_grad():

@@ -136,6 +136,26 @@ def test_best_contacts_lower_the_contact_energy_under_the_rules(setup):
         assert float(e.min()) >= float(after[b]) - 1e-5
 
 
+def test_exclusive_fingers_give_each_object_its_own_fingers(setup):
+    """``exclusive_fingers``: after one sweep no finger serves two objects (both hands have at least
+    as many fingers as the 2 x 2 contact slots), starting from nearest patches that share fingers."""
+    gp, energy, st = setup
+    hand, K = gp.hand, energy.k
+    chain = hand.finger_of_body[hand.cand_body]
+    gen = torch.Generator().manual_seed(6)
+    q = st.q.repeat(4, 1)
+    q[:, :3] += 0.01 * torch.randn(q.shape[0], 3, generator=gen, dtype=q.dtype)
+    cpi = nearest_contacts(energy, q)
+    shared = lambda c: torch.tensor([len(set(chain[row].tolist())) < c.shape[1] for row in c])  # noqa: E731
+    assert shared(cpi).any(), "the start should split some finger between the two boxes"
+    cpw = torch.zeros(cpi.shape + (4,), dtype=st.cpw.dtype)
+    new, _, _ = best_contacts(energy, q, cpi, cpw, energy.cfg.w_dis_refine, exclusive_fingers=True)
+    _rules_hold(hand, new, K)
+    assert not shared(new).any()
+    plain, _, _ = best_contacts(energy, q, cpi, cpw, energy.cfg.w_dis_refine)
+    assert shared(plain).any(), "without the option a finger may still serve both boxes"
+
+
 def test_refinement_reassigns_at_the_configured_fractions_and_stays_seeded():
     cfg = load_config("fast_cpu").replace(langevin={"steps": 2}, refine={"steps": 10, "reassign_at": [0.2, 0.5],
                                                                        "reassign_distance": 0.0})

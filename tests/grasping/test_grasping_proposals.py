@@ -142,26 +142,28 @@ def test_proposals_that_hold_in_mujoco_move_to_the_front():
 
 @pytest.mark.slow
 def test_two_boxes_yield_proposals_that_pass_the_filter_and_validation():
-    """The default profile on a small CPU budget (one batch of 64, two threads, about 13 s here):
+    """The default profile on a small CPU budget (batches of 64, two threads, about 12 s each here):
     proposals pass MultiGrasp's filter and at least one of them holds both boxes in MuJoCo (gravity
-    in all six directions, then close and lift). Measured on seeds 0-5 (one batch each): 20-36 of
-    64 pass the filter and 2-9 of those the validation (30 of 172). Seeds 0-2 without the
-    energy-minimising re-seat (``reseat_mode: finger``) pass 17, 21, 13, without the rounded-edge FC
-    (``fc_rounding: 0``) 14, 9, 13, with neither (the profile before) 4-6: on seed 0 the floor of
-    18 fails if either is lost."""
+    in all six directions, then close and lift). Measured on seeds 0-5 (one batch each): 34-51 of
+    64 pass the filter and 0-7 of those the validation (24 of 229; seed 2 none), so the test draws
+    up to three batches (seeds 0, 1, 2) and stops at the first proposal that holds. Seed 0 without
+    the energy-minimising re-seat (``reseat_mode: finger``) passed 17, without the rounded-edge FC
+    (``fc_rounding: 0``) 14, with neither (the profile before) 4-6: the floor of 25 per batch fails
+    if either is lost."""
     gp = GraspProposer("dexsafe_hand", threads=2)
     objs = two_boxes()
     v = GraspValidator(gp.hand, objs, 0.4)
-    res = gp.propose(objs, num=64, batch=64, time_budget=240.0, seed=0)
-    accepted = [p for p in res.proposals if p.passed_filter]
-    assert len(accepted) >= 18, [p.filter_failures for p in res.proposals[:4]]
     seen = []
-    for p in accepted:
-        r = v.validate(p)
-        if r.passed:
-            return
-        seen.append(r.summary())
-    pytest.fail("no accepted proposal holds both boxes:\n" + "\n".join(seen))
+    for seed in (0, 1, 2):
+        res = gp.propose(objs, num=64, batch=64, time_budget=240.0, seed=seed)
+        accepted = [p for p in res.proposals if p.passed_filter]
+        assert len(accepted) >= 25, [p.filter_failures for p in res.proposals[:4]]
+        for p in accepted:
+            r = v.validate(p)
+            if r.passed:
+                return
+            seen.append(f"seed {seed}: {r.summary()}")
+    pytest.fail("no accepted proposal of three batches holds both boxes:\n" + "\n".join(seen))
 
 
 def test_cli_propose_writes_a_picture(tmp_path, capsys):
