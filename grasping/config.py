@@ -172,6 +172,9 @@ def _from_dict(data: dict, where: str) -> GraspConfig:
         raise GraspConfigError(f"{where}.init.contacts must be 'random' or 'nearest', got {cfg.init.contacts!r}")
     if cfg.refine.reseat_mode not in ("finger", "best"):
         raise GraspConfigError(f"{where}.refine.reseat_mode must be 'finger' or 'best', got {cfg.refine.reseat_mode!r}")
+    if cfg.refine.exclusive_fingers and cfg.refine.reseat_mode != "best":
+        raise GraspConfigError(f"{where}.refine.exclusive_fingers acts in the 'best' re-seat only; "
+                               f"reseat_mode is {cfg.refine.reseat_mode!r}")
     if not 0.0 <= cfg.energy.fc_rounding <= 1.0:
         raise GraspConfigError(f"{where}.energy.fc_rounding: a fraction of the smallest half extent in [0, 1] "
                                f"required, got {cfg.energy.fc_rounding}")

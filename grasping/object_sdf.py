@@ -62,6 +62,35 @@ def _sign(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
 
 
+def _box_query(x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``phi`` and outward normal of the box with half extents ``h`` (3,) at ``x`` (..., 3)."""
+    q = x.abs() - h
+    v = q.clamp_min(0)
+    out_d = v.norm(dim=-1)
+    inside = out_d <= EPS
+    qmax, k = q.max(dim=-1)
+    n_out = _sign(x) * v / out_d.clamp_min(EPS)[..., None]
+    n_in = F.one_hot(k, 3).to(x) * _sign(x)
+    phi = torch.where(inside, qmax, out_d)
+    return phi, torch.where(inside[..., None], n_in, n_out)
+
+
+def _cylinder_query(x: torch.Tensor, r: float, hz: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``phi`` and outward normal of the z-axis cylinder of radius ``r``, half height ``hz`` at ``x``."""
+    rho = x[..., :2].norm(dim=-1)
+    radial = torch.cat([x[..., :2] / rho.clamp_min(EPS)[..., None], torch.zeros_like(x[..., :1])], -1)
+    axial = torch.zeros_like(x)
+    axial[..., 2] = _sign(x[..., 2])
+    dr, dz = rho - r, x[..., 2].abs() - hz
+    vr, vz = dr.clamp_min(0), dz.clamp_min(0)
+    out_d = torch.sqrt(vr * vr + vz * vz + 1e-30)
+    inside = (dr <= 0) & (dz <= 0)
+    n_out = (vr[..., None] * radial + vz[..., None] * axial) / out_d.clamp_min(EPS)[..., None]
+    n_in = torch.where((dr > dz)[..., None], radial, axial)
+    phi = torch.where(inside, torch.maximum(dr, dz), out_d)
+    return phi, torch.where(inside[..., None], n_in, n_out)
+
+
 class BoxSDF(ObjectSDF):
     """Box with half extents ``h``: outside ``phi = |max(q, 0)|``, inside ``phi = max_i q_i``."""
 
@@ -71,16 +100,7 @@ class BoxSDF(ObjectSDF):
         self.h = torch.tensor([s / 2 for s in size], dtype=torch.float64)
 
     def __call__(self, x):
-        h = self.h.to(x)
-        q = x.abs() - h
-        v = q.clamp_min(0)
-        out_d = v.norm(dim=-1)
-        inside = out_d <= EPS
-        qmax, k = q.max(dim=-1)
-        n_out = _sign(x) * v / out_d.clamp_min(EPS)[..., None]
-        n_in = F.one_hot(k, 3).to(x) * _sign(x)
-        phi = torch.where(inside, qmax, out_d)
-        return phi, torch.where(inside[..., None], n_in, n_out)
+        return _box_query(x, self.h.to(x))
 
     def distance(self, x):
         q = x.abs() - self.h.to(x)
@@ -89,9 +109,7 @@ class BoxSDF(ObjectSDF):
 
     def rounded_normal(self, x, rounding):
         h = self.h.to(x)
-        inner = BoxSDF.__new__(BoxSDF)
-        inner.h = (h - rounding * h.min()).clamp_min(1e-4)
-        return inner(x)[1]
+        return _box_query(x, (h - rounding * h.min()).clamp_min(1e-4))[1]
 
     @property
     def bounding_radius(self):
@@ -123,24 +141,11 @@ class CylinderSDF(ObjectSDF):
         self.r, self.hz = float(size[0]), float(size[1]) / 2
 
     def __call__(self, x):
-        rho = x[..., :2].norm(dim=-1)
-        radial = torch.cat([x[..., :2] / rho.clamp_min(EPS)[..., None], torch.zeros_like(x[..., :1])], -1)
-        axial = torch.zeros_like(x)
-        axial[..., 2] = _sign(x[..., 2])
-        dr, dz = rho - self.r, x[..., 2].abs() - self.hz
-        vr, vz = dr.clamp_min(0), dz.clamp_min(0)
-        out_d = torch.sqrt(vr * vr + vz * vz + 1e-30)
-        inside = (dr <= 0) & (dz <= 0)
-        n_out = (vr[..., None] * radial + vz[..., None] * axial) / out_d.clamp_min(EPS)[..., None]
-        n_in = torch.where((dr > dz)[..., None], radial, axial)
-        phi = torch.where(inside, torch.maximum(dr, dz), out_d)
-        return phi, torch.where(inside[..., None], n_in, n_out)
+        return _cylinder_query(x, self.r, self.hz)
 
     def rounded_normal(self, x, rounding):
         cut = rounding * min(self.r, self.hz)
-        inner = CylinderSDF.__new__(CylinderSDF)
-        inner.r, inner.hz = max(self.r - cut, 1e-4), max(self.hz - cut, 1e-4)
-        return inner(x)[1]
+        return _cylinder_query(x, max(self.r - cut, 1e-4), max(self.hz - cut, 1e-4))[1]
 
     def distance(self, x):
         dr, dz = x[..., :2].norm(dim=-1) - self.r, x[..., 2].abs() - self.hz

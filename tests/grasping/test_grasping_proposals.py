@@ -46,6 +46,11 @@ def test_configs_load_and_reject_typos(tmp_path):
         load_config(bad)
     with pytest.raises(GraspConfigError, match="unknown grasping config"):
         load_config("no_such_profile")
+    for section, value, needle in [("refine", {"reseat_mode": "nearest"}, "reseat_mode"),
+                                   ("refine", {"reseat_mode": "finger"}, "exclusive_fingers"),
+                                   ("energy", {"fc_rounding": 1.5}, "fc_rounding")]:
+        with pytest.raises(GraspConfigError, match=needle):
+            fast.replace(**{section: value})
 
 
 @pytest.mark.parametrize("kwargs, needle", [
